@@ -1,0 +1,1 @@
+"""gridmarket: a simulator of a local electricity market, as six HTTP services."""
