@@ -32,14 +32,15 @@ def plot_run(rows: Sequence[TickTotals], path: Path) -> None:
         column("battery_discharge_kw") / 1000,
     )
     power.stackplot(
-        times, *sources, labels=("wind (prosumers)", "coal plant", "battery discharge"),
-        colors=("#4c9be8", "#6b6b6b", "#f2a541"), alpha=0.85,
+        times,
+        *sources,
+        labels=("wind (prosumers)", "coal plant", "battery discharge"),
+        colors=("#4c9be8", "#6b6b6b", "#f2a541"),
+        alpha=0.85,
     )
     demand_mw = (column("prosumer_load_kw") + column("consumer_demand_kw")) / 1000
     power.plot(times, demand_mw, color="#c0392b", linewidth=1.6, label="demand")
-    power.plot(
-        times, column("unserved_kw") / 1000, color="black", linestyle=":", label="unserved"
-    )
+    power.plot(times, column("unserved_kw") / 1000, color="black", linestyle=":", label="unserved")
     power.set_ylabel("MW")
     power.set_title("Production by source and demand")
     power.legend(loc="upper left", ncols=5, fontsize=8)

@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from services.physics.grid import GridModel, Scenario, TickTotals
+from services.physics.prosumer import Breakdowns
 
 
-def _bounded(kind: Callable[[str], Any], low: float, high: float, what: str) -> Callable[[str], Any]:
+def _bounded(
+    kind: Callable[[str], Any], low: float, high: float, what: str
+) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -47,18 +50,20 @@ def add_parser(commands: Any) -> None:
         description=__doc__,
     )
     parser.add_argument("--hours", type=_bounded(float, 1e-3, 24 * 366, "hours"), default=24.0)
-    parser.add_argument(
-        "--prosumers", type=_bounded(int, 0, 10_000_000, "prosumers"), default=1000
-    )
+    parser.add_argument("--prosumers", type=_bounded(int, 0, 10_000_000, "prosumers"), default=1000)
     parser.add_argument("--consumers", type=_bounded(int, 0, 10_000_000, "consumers"), default=200)
     parser.add_argument("--plants", type=_bounded(int, 0, 1000, "plants"), default=1)
     parser.add_argument("--seed", type=_bounded(int, 0, 2**63 - 1, "seed"), default=7)
     parser.add_argument(
-        "--step", type=_bounded(float, 0.1, 3600, "step (seconds)"), default=60.0,
+        "--step",
+        type=_bounded(float, 0.1, 3600, "step (seconds)"),
+        default=60.0,
         help="simulated seconds per tick (default 60)",
     )
     parser.add_argument(
-        "--start", type=_start_time, default=datetime(2026, 1, 15),
+        "--start",
+        type=_start_time,
+        default=datetime(2026, 1, 15),
         help="local start time, ISO format (default 2026-01-15T00:00)",
     )
     parser.add_argument("--no-breakdowns", action="store_true", help="turbines never fail")
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         plants=args.plants,
         seed=args.seed,
         start=args.start,
-        breakdowns=not args.no_breakdowns,
+        breakdowns=None if args.no_breakdowns else Breakdowns(),
     )
     ticks = max(1, round(args.hours * 3600 / args.step))
     started = time.perf_counter()

@@ -39,7 +39,10 @@ class AppError(Exception):
         self.detail = detail
 
     def body(self) -> dict[str, Any]:
-        return {"error": self.kind, "detail": self.detail if self.detail is not None else self.message}
+        return {
+            "error": self.kind,
+            "detail": self.detail if self.detail is not None else self.message,
+        }
 
 
 class NotFoundError(AppError):

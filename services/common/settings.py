@@ -8,7 +8,7 @@ deployment set them, so one variable can serve the whole suite.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,13 +33,17 @@ class ServiceSettings(BaseSettings):
     port: int = Field(default=0, ge=0, le=65535)
     data_dir: Path = Path("data")
     mongodb_uri: SecretStr | None = None
-    name: str = "default"
+    name: str = Field(
+        default="default",
+        pattern=r"^[A-Za-z0-9_-]{1,40}$",
+        description="partition of members between instances of one service",
+    )
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     timezone: str = "Europe/Stockholm"
     speed: float = Field(default=1.0, gt=0, description="simulated seconds per wall second")
     tick_seconds: float = Field(default=1.0, gt=0, description="wall seconds between ticks")
 
-    def __init_subclass__(cls, *, prefix: str | None = None, **kwargs: object) -> None:
+    def __init_subclass__(cls, *, prefix: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if prefix is not None:
             cls.model_config = SettingsConfigDict(
@@ -47,9 +51,7 @@ class ServiceSettings(BaseSettings):
             )
             # Unprefixed fallbacks for the variables the original deployment shared.
             for field, plain in (("mongodb_uri", "MONGODB_URI"), ("name", "NAME")):
-                cls.model_fields[field].validation_alias = _aliases(
-                    f"{prefix}_", field, plain
-                )
+                cls.model_fields[field].validation_alias = _aliases(f"{prefix}_", field, plain)
             cls.model_rebuild(force=True)
 
     @model_validator(mode="after")

@@ -51,7 +51,9 @@ class BatteryBank:
             max_charge_kw=np.asarray(max_charge_kw, dtype=float).copy(),
             max_output_kw=np.asarray(max_output_kw, dtype=float).copy(),
             stored_kwh=stored,
-            charge_efficiency=np.broadcast_to(np.asarray(charge_efficiency, float), capacity.shape).copy(),
+            charge_efficiency=np.broadcast_to(
+                np.asarray(charge_efficiency, float), capacity.shape
+            ).copy(),
             discharge_efficiency=np.broadcast_to(
                 np.asarray(discharge_efficiency, float), capacity.shape
             ).copy(),

@@ -22,7 +22,7 @@ from services.physics import load, market, turbine
 from services.physics.battery import BatteryBank
 from services.physics.load import ConsumerClusters
 from services.physics.plant import PlantFleet
-from services.physics.prosumer import ProsumerFleet, ProsumerFlows, balance, settle
+from services.physics.prosumer import Breakdowns, ProsumerFleet, ProsumerFlows, settle
 from services.physics.weather import SyntheticWeather
 
 LULEA_LAT_DEG = 65.584
@@ -92,11 +92,41 @@ class Scenario:
     """Local start time; a naive value is read in the model's timezone."""
     sites: int = 8
     site_radius_km: float = 40.0
-    breakdowns: bool = True
-    mean_time_between_failures_h: float = 8_760.0
-    mean_repair_time_h: float = 48.0
+    breakdowns: Breakdowns | None = Breakdowns()
     dispatch: bool = True
     """Let a simple operator steer the plants (see ``GridModel.dispatch``)."""
+
+
+def demo_prosumers(n: int, sites: int, rng: np.random.Generator) -> ProsumerFleet:
+    """Households with 1-3 turbines of 1-3 kW and 1-2 batteries of 5-13.5 kWh.
+
+    Batteries are Powerwall-like: 5 kW each way per unit. Ratios are spread over
+    0.2-0.8 and members over ``sites`` weather sites and the three tower heights.
+    """
+    turbines = rng.integers(1, 4, n)
+    batteries = rng.integers(1, 3, n)
+    capacity_kwh = batteries * rng.uniform(5.0, 13.5, n)
+    site = rng.integers(0, sites, n)
+    tower = rng.integers(0, len(turbine.TOWER_HEIGHTS_M), n)
+    return ProsumerFleet(
+        rated_kw=turbines * rng.uniform(1.0, 3.0, n),
+        site=site,
+        site_tower=turbine.site_tower_index(site, tower, len(turbine.TOWER_HEIGHTS_M)),
+        base_load_kw=load.HOUSEHOLD_MEAN_KW * rng.uniform(0.7, 1.5, n),
+        heating_coefficient_per_c=np.full(n, load.HEATING_COEFFICIENT_PER_C),
+        battery=BatteryBank.build(
+            capacity_kwh=capacity_kwh,
+            max_charge_kw=batteries * 5.0,
+            max_output_kw=batteries * 5.0,
+            stored_kwh=capacity_kwh * rng.uniform(0.2, 0.8, n),
+        ),
+        input_ratio=rng.uniform(0.2, 0.8, n),
+        output_ratio=rng.uniform(0.2, 0.8, n),
+        turbine_on=np.ones(n, dtype=bool),
+        sell_blocked=np.zeros(n, dtype=bool),
+        repair_at_s=np.full(n, -np.inf),
+        load_noise=np.zeros(n),
+    )
 
 
 class GridModel:
@@ -121,6 +151,7 @@ class GridModel:
         self.last_flows: ProsumerFlows | None = None
         self.last_clearing: market.Clearing | None = None
         self.price_override_sek_per_kwh: float | None = None
+        self.breakdowns = scenario.breakdowns
 
     # -- building a scenario ------------------------------------------------------------------
 
@@ -137,33 +168,7 @@ class GridModel:
         return lat, lon
 
     def _prosumers(self, scenario: Scenario) -> ProsumerFleet:
-        """Households with 1-3 turbines of 1-3 kW and 1-2 batteries of 5-13.5 kWh."""
-        n, rng, sites = scenario.prosumers, self.rng, self.latitudes_deg.size
-        turbines = rng.integers(1, 4, n)
-        rated_kw = turbines * rng.uniform(1.0, 3.0, n)
-        batteries = rng.integers(1, 3, n)
-        capacity_kwh = batteries * rng.uniform(5.0, 13.5, n)
-        site = rng.integers(0, sites, n)
-        tower = rng.integers(0, len(turbine.TOWER_HEIGHTS_M), n)
-        return ProsumerFleet(
-            rated_kw=rated_kw,
-            site=site,
-            site_tower=turbine.site_tower_index(site, tower, len(turbine.TOWER_HEIGHTS_M)),
-            base_load_kw=load.HOUSEHOLD_MEAN_KW * rng.uniform(0.7, 1.5, n),
-            heating_coefficient_per_c=np.full(n, load.HEATING_COEFFICIENT_PER_C),
-            battery=BatteryBank.build(
-                capacity_kwh=capacity_kwh,
-                max_charge_kw=batteries * 5.0,
-                max_output_kw=batteries * 5.0,
-                stored_kwh=capacity_kwh * rng.uniform(0.2, 0.8, n),
-            ),
-            input_ratio=rng.uniform(0.2, 0.8, n),
-            output_ratio=rng.uniform(0.2, 0.8, n),
-            turbine_on=np.ones(n, dtype=bool),
-            sell_blocked=np.zeros(n, dtype=bool),
-            repair_at_s=np.full(n, -np.inf),
-            load_noise=np.zeros(n),
-        )
+        return demo_prosumers(scenario.prosumers, self.latitudes_deg.size, self.rng)
 
     def _consumers(self, scenario: Scenario) -> ConsumerClusters:
         """Clusters of 20-80 households with the default H0 ``timefn``."""
@@ -214,39 +219,19 @@ class GridModel:
         weather = self.weather.sample(self.now)
         fleet, plants, rng = self.prosumers, self.plants, self.rng
 
-        if self.scenario.breakdowns:
-            turbine.breakdowns(
-                rng,
-                fleet.repair_at_s,
-                self.elapsed_s,
-                dt_s,
-                self.scenario.mean_time_between_failures_h,
-                self.scenario.mean_repair_time_h,
-            )
-        fraction_table = turbine.site_power_fraction(weather.wind_speed_ms)
-        production_kw = fleet.production_kw(fraction_table, self.elapsed_s)
-
-        load.noise_step(fleet.load_noise, rng, dt_s, load.HOUSEHOLD_NOISE)
-        heating_by_site = load.heating_factor(weather.temperature_c, 1.0) - 1.0
-        own_load_kw = fleet.heating_coefficient_per_c * heating_by_site[fleet.site]
-        own_load_kw += 1.0
-        own_load_kw *= fleet.base_load_kw * load.h0_factor(self.now)
-        own_load_kw *= np.maximum(1.0 + fleet.load_noise, 0.0)
-
-        battery = fleet.battery
-        flows = balance(
-            production_kw,
-            own_load_kw,
-            fleet.input_ratio,
-            fleet.output_ratio,
-            fleet.sell_blocked,
-            battery.charge_limit_kw(dt_h),
-            battery.discharge_limit_kw(dt_h),
+        flows = fleet.step(
+            self.now,
+            self.elapsed_s,
+            dt_s,
+            weather.wind_speed_ms,
+            weather.temperature_c,
+            rng,
+            self.breakdowns,
         )
+        battery = fleet.battery
         battery_losses_kw = float(
             battery.losses_kw(flows.battery_charge_kw, flows.battery_discharge_kw).sum()
         )
-        battery.apply(flows.battery_charge_kw, flows.battery_discharge_kw, dt_h)
 
         if self.scenario.dispatch and self.last_clearing is not None:
             self.dispatch()
@@ -282,13 +267,13 @@ class GridModel:
             time=self.now,
             wind_speed_ms=float(weather.wind_speed_ms.mean()),
             temperature_c=float(weather.temperature_c.mean()),
-            prosumer_production_kw=float(production_kw.sum()),
+            prosumer_production_kw=float(flows.production_kw.sum()),
             plant_production_kw=float(plants.production_kw.sum()),
             battery_discharge_kw=float(
                 flows.battery_discharge_kw.sum() + buffer_discharge_kw.sum()
             ),
             battery_charge_kw=float(flows.battery_charge_kw.sum() + buffer_charge_kw.sum()),
-            prosumer_load_kw=float(own_load_kw.sum()),
+            prosumer_load_kw=float(flows.load_kw.sum()),
             consumer_demand_kw=float(consumer_demand_kw.sum()),
             unserved_kw=clearing.unserved_kw,
             curtailed_kw=float(

@@ -104,9 +104,7 @@ def h0_factor(when: datetime) -> float:
     return float(interpolate_hourly(profile, hour_of_day(when)))
 
 
-def heating_factor(
-    temperature_c: np.ndarray, coefficient_per_c: np.ndarray | float
-) -> np.ndarray:
+def heating_factor(temperature_c: np.ndarray, coefficient_per_c: np.ndarray | float) -> np.ndarray:
     """Load multiplier from heating: ``1 + k x max(0, 17 °C - T)``."""
     degrees_below = np.maximum(HEATING_BASE_C - np.asarray(temperature_c, float), 0.0)
     return 1.0 + coefficient_per_c * degrees_below

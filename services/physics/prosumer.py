@@ -17,9 +17,11 @@ inverter would.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
+from services.physics import load, turbine
 from services.physics.battery import BatteryBank
 
 SOURCE_OWN = 1
@@ -148,3 +150,69 @@ class ProsumerFleet:
         production *= self.rated_kw
         production[~self.turbine_on | (self.repair_at_s > now_s)] = 0.0
         return production
+
+    def own_load_kw(
+        self,
+        when: datetime,
+        temperature_c_by_site: np.ndarray,
+        rng: np.random.Generator,
+        dt_s: float,
+    ) -> np.ndarray:
+        """Household load this tick, kW: H0 shape x heating x noise (see ``load``)."""
+        load.noise_step(self.load_noise, rng, dt_s, load.HOUSEHOLD_NOISE)
+        degrees_below_by_site = load.heating_factor(temperature_c_by_site, 1.0) - 1.0
+        own_load_kw = self.heating_coefficient_per_c * degrees_below_by_site[self.site]
+        own_load_kw += 1.0
+        own_load_kw *= self.base_load_kw
+        own_load_kw *= load.h0_factor(when)
+        own_load_kw *= np.maximum(1.0 + self.load_noise, 0.0)
+        return own_load_kw
+
+    def step(
+        self,
+        when: datetime,
+        elapsed_s: float,
+        dt_s: float,
+        wind_10m_ms_by_site: np.ndarray,
+        temperature_c_by_site: np.ndarray,
+        rng: np.random.Generator,
+        breakdowns: Breakdowns | None = None,
+    ) -> ProsumerFlows:
+        """One tick for every member: turbines, load, ratios, batteries.
+
+        Batteries are updated in place; the returned flows still need the market's
+        answer (``settle``). ``elapsed_s`` is simulated time for repair schedules.
+        """
+        if breakdowns is not None:
+            turbine.breakdowns(
+                rng,
+                self.repair_at_s,
+                elapsed_s,
+                dt_s,
+                breakdowns.mean_time_between_failures_h,
+                breakdowns.mean_repair_time_h,
+            )
+        production_kw = self.production_kw(
+            turbine.site_power_fraction(wind_10m_ms_by_site), elapsed_s
+        )
+        own_load_kw = self.own_load_kw(when, temperature_c_by_site, rng, dt_s)
+        dt_h = dt_s / 3600.0
+        flows = balance(
+            production_kw,
+            own_load_kw,
+            self.input_ratio,
+            self.output_ratio,
+            self.sell_blocked,
+            self.battery.charge_limit_kw(dt_h),
+            self.battery.discharge_limit_kw(dt_h),
+        )
+        self.battery.apply(flows.battery_charge_kw, flows.battery_discharge_kw, dt_h)
+        return flows
+
+
+@dataclass(frozen=True)
+class Breakdowns:
+    """How often turbine sets fail and how long repairs take."""
+
+    mean_time_between_failures_h: float = 8_760.0
+    mean_repair_time_h: float = 48.0

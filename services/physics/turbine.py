@@ -63,7 +63,10 @@ class PowerCurve:
     def fraction(self, hub_wind_ms: np.ndarray) -> np.ndarray:
         """Fraction of maximum power (0..1) at the given hub wind speeds."""
         fraction = np.interp(
-            hub_wind_ms, self.wind_speed_ms, self.power_fraction, left=0.0,
+            hub_wind_ms,
+            self.wind_speed_ms,
+            self.power_fraction,
+            left=0.0,
             right=float(self.power_fraction[-1]),
         )
         fraction[np.asarray(hub_wind_ms) >= self.cut_out_ms] = 0.0

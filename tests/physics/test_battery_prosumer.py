@@ -25,7 +25,9 @@ steps_h = st.floats(1 / 3600, 1.0)
 
 
 def make_bank(capacity: np.ndarray, fill: np.ndarray, rating_kw: float = 5.0) -> BatteryBank:
-    return BatteryBank.build(capacity, np.full(N, rating_kw), np.full(N, rating_kw), capacity * fill)
+    return BatteryBank.build(
+        capacity, np.full(N, rating_kw), np.full(N, rating_kw), capacity * fill
+    )
 
 
 @given(capacity=power, fill=share, charge=power, discharge=power, dt_h=steps_h)
@@ -77,16 +79,29 @@ def test_prosumer_balance_conserves_power_per_member(
 ):
     bank = make_bank(capacity, fill)
     flows = balance(
-        production, load, input_ratio, output_ratio, blocked,
-        bank.charge_limit_kw(dt_h), bank.discharge_limit_kw(dt_h),
+        production,
+        load,
+        input_ratio,
+        output_ratio,
+        blocked,
+        bank.charge_limit_kw(dt_h),
+        bank.discharge_limit_kw(dt_h),
     )
     settle(flows, sold_fraction, shed)
 
     supply = flows.production_kw + flows.battery_discharge_kw + flows.bought_kw + flows.unserved_kw
     use = flows.load_kw + flows.battery_charge_kw + flows.sold_kw + flows.curtailed_kw
     np.testing.assert_allclose(supply, use, rtol=1e-12, atol=1e-12)
-    for name in ("battery_charge_kw", "battery_discharge_kw", "offered_kw", "requested_kw",
-                 "curtailed_kw", "sold_kw", "bought_kw", "unserved_kw"):
+    for name in (
+        "battery_charge_kw",
+        "battery_discharge_kw",
+        "offered_kw",
+        "requested_kw",
+        "curtailed_kw",
+        "sold_kw",
+        "bought_kw",
+        "unserved_kw",
+    ):
         assert np.all(getattr(flows, name) >= 0), name
     assert np.all(flows.battery_charge_kw <= bank.charge_limit_kw(dt_h) + 1e-12)
     assert np.all(flows.battery_discharge_kw <= bank.discharge_limit_kw(dt_h) + 1e-12)
@@ -98,8 +113,9 @@ def test_ratios_split_surplus_and_deficit_when_the_battery_has_room(
     production, load, input_ratio, output_ratio
 ):
     unlimited = np.full(N, np.inf)
-    flows = balance(production, load, input_ratio, output_ratio, np.zeros(N, bool), unlimited,
-                    unlimited)
+    flows = balance(
+        production, load, input_ratio, output_ratio, np.zeros(N, bool), unlimited, unlimited
+    )
     surplus = np.maximum(production - load, 0)
     deficit = np.maximum(load - production, 0)
     np.testing.assert_allclose(flows.battery_charge_kw, surplus * input_ratio, rtol=1e-12)
@@ -109,24 +125,45 @@ def test_ratios_split_surplus_and_deficit_when_the_battery_has_room(
 
 
 def test_what_the_battery_cannot_take_is_offered_to_the_market():
-    flows = balance(np.array([6.0]), np.array([1.0]), np.array([1.0]), np.array([0.0]),
-                    np.array([False]), np.array([2.0]), np.array([0.0]))
+    flows = balance(
+        np.array([6.0]),
+        np.array([1.0]),
+        np.array([1.0]),
+        np.array([0.0]),
+        np.array([False]),
+        np.array([2.0]),
+        np.array([0.0]),
+    )
     assert flows.battery_charge_kw[0] == 2.0
     assert flows.offered_kw[0] == 3.0
     assert flows.curtailed_kw[0] == 0.0
 
 
 def test_a_prosumer_blocked_from_selling_stores_what_it_can_and_curtails_the_rest():
-    flows = balance(np.array([6.0]), np.array([1.0]), np.array([0.0]), np.array([0.0]),
-                    np.array([True]), np.array([2.0]), np.array([0.0]))
+    flows = balance(
+        np.array([6.0]),
+        np.array([1.0]),
+        np.array([0.0]),
+        np.array([0.0]),
+        np.array([True]),
+        np.array([2.0]),
+        np.array([0.0]),
+    )
     assert flows.battery_charge_kw[0] == 2.0
     assert flows.offered_kw[0] == 0.0
     assert flows.curtailed_kw[0] == 3.0
 
 
 def test_what_the_battery_cannot_deliver_is_bought():
-    flows = balance(np.array([0.0]), np.array([4.0]), np.array([0.0]), np.array([1.0]),
-                    np.array([False]), np.array([0.0]), np.array([1.5]))
+    flows = balance(
+        np.array([0.0]),
+        np.array([4.0]),
+        np.array([0.0]),
+        np.array([1.0]),
+        np.array([False]),
+        np.array([0.0]),
+        np.array([1.5]),
+    )
     assert flows.battery_discharge_kw[0] == 1.5
     assert flows.requested_kw[0] == 2.5
 
@@ -135,8 +172,15 @@ def test_source_of_supply_names_own_battery_market_mix_and_blackout():
     production = np.array([5.0, 0.0, 0.0, 1.0, 0.0])
     load = np.array([2.0, 2.0, 2.0, 3.0, 2.0])
     output_ratio = np.array([0.0, 1.0, 0.0, 0.5, 0.0])
-    flows = balance(production, load, np.zeros(5), output_ratio, np.zeros(5, bool),
-                    np.zeros(5), np.full(5, 10.0))
+    flows = balance(
+        production,
+        load,
+        np.zeros(5),
+        output_ratio,
+        np.zeros(5, bool),
+        np.zeros(5),
+        np.full(5, 10.0),
+    )
     settle(flows, 1.0, np.array([False, False, False, False, True]))
     names = [source_name(bits) for bits in flows.source]
     assert names == ["own", "battery", "market", "mix", "none"]

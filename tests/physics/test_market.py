@@ -16,8 +16,10 @@ demands = arrays(np.float64, st.integers(0, 12), elements=st.floats(0, 5e3))
 
 def clear(supply, price, consumers, prosumers=()):
     return market.clear(
-        np.asarray(supply, float), np.asarray(price, float),
-        np.asarray(consumers, float), np.asarray(prosumers, float),
+        np.asarray(supply, float),
+        np.asarray(price, float),
+        np.asarray(consumers, float),
+        np.asarray(prosumers, float),
     )
 
 
@@ -53,7 +55,10 @@ def test_prosumers_are_shed_only_when_every_consumer_already_is():
 
 def test_shedding_follows_the_given_priority():
     result = market.clear(
-        np.array([30.0]), np.array([1.0]), np.array([20.0, 20.0, 20.0]), np.zeros(0),
+        np.array([30.0]),
+        np.array([1.0]),
+        np.array([20.0, 20.0, 20.0]),
+        np.zeros(0),
         consumer_priority=np.array([2, 0, 1]),
     )
     assert result.consumer_shed.tolist() == [True, False, True]

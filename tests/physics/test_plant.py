@@ -5,13 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 from services.physics.battery import BatteryBank
-from services.physics.plant import PlantFleet, PlantState, emission_kg_per_kwh, \
-    marginal_cost_sek_per_kwh
+from services.physics.plant import (
+    PlantFleet,
+    PlantState,
+    emission_kg_per_kwh,
+    marginal_cost_sek_per_kwh,
+)
 
 
 def make_plant(**overrides) -> PlantFleet:
-    options = {"ratio": 0.8, "running": False, "on": False, "startup_s": 20.0,
-               "ramp_fraction_per_s": 0.1, "min_load_fraction": 0.25}
+    options = {
+        "ratio": 0.8,
+        "running": False,
+        "on": False,
+        "startup_s": 20.0,
+        "ramp_fraction_per_s": 0.1,
+        "min_load_fraction": 0.25,
+    }
     options.update(overrides)
     return PlantFleet.build(np.array([1000.0]), **options)
 
@@ -83,8 +93,9 @@ def test_marginal_cost_includes_fuel_and_carbon_over_efficiency():
 
 
 def test_buffer_takes_its_share_while_running_and_offers_only_while_idle():
-    buffer = BatteryBank.build(np.array([500.0]), np.array([200.0]), np.array([100.0]),
-                               np.array([100.0]))
+    buffer = BatteryBank.build(
+        np.array([500.0]), np.array([200.0]), np.array([100.0]), np.array([100.0])
+    )
     plant = make_plant(running=True, on=True, buffer=buffer, buffer_ratio=0.1)
     assert plant.buffer_charge_kw(1 / 3600)[0] == 80.0
     assert plant.buffer_offer_kw(1 / 3600)[0] == 0.0

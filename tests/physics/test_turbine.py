@@ -53,17 +53,21 @@ def test_site_table_is_read_by_site_and_tower_index():
     wind = np.array([4.0, 9.0])
     table = turbine.site_power_fraction(wind)
     index = turbine.site_tower_index(np.array([1]), np.array([2]), len(turbine.TOWER_HEIGHTS_M))
-    expected = turbine.bergey_excel_10().fraction(
-        np.array([9.0 * turbine.hub_height_factor(49.0)])
-    )
+    expected = turbine.bergey_excel_10().fraction(np.array([9.0 * turbine.hub_height_factor(49.0)]))
     assert table[index][0] == expected[0]
 
 
 def test_breakdowns_happen_at_the_configured_rate_and_get_repaired():
     rng = np.random.default_rng(1)
     repair_at = np.full(100_000, -np.inf)
-    failed = turbine.breakdowns(rng, repair_at, now_s=0.0, dt_s=3600.0,
-                                mean_time_between_failures_h=100.0, mean_repair_time_h=10.0)
+    failed = turbine.breakdowns(
+        rng,
+        repair_at,
+        now_s=0.0,
+        dt_s=3600.0,
+        mean_time_between_failures_h=100.0,
+        mean_repair_time_h=10.0,
+    )
     # 1 - exp(-1/100) of 100,000 is about 995.
     assert 850 < failed < 1150
     broken = repair_at > 0
