@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from services.common.clock import later
 from services.physics import turbine
 from services.physics.grid import LULEA_LAT_DEG, LULEA_LON_DEG, demo_prosumers
 from services.physics.prosumer import Breakdowns, settle
@@ -43,7 +44,7 @@ def full_tick_seconds(n: int, repeat: int) -> list[float]:
     no_shed = np.zeros(n, dtype=bool)
     timings = []
     for tick in range(repeat + 2):
-        now = start + timedelta(seconds=(tick + 1) * DT_S)
+        now = later(start, (tick + 1) * DT_S)
         began = time.perf_counter()
         sample = weather.sample(now)
         flows = fleet.step(

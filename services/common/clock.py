@@ -7,9 +7,19 @@ hand. The speed factor lets a day of grid behaviour pass in minutes.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+
+def later(when: datetime, seconds: float) -> datetime:
+    """``when`` plus ``seconds`` of elapsed time, in ``when``'s timezone.
+
+    Python adds a timedelta to an aware datetime on the wall clock, which goes wrong
+    across a daylight-saving change; adding in UTC counts the real seconds.
+    """
+    assert when.tzinfo is not None
+    return (when.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(when.tzinfo)
 
 
 class Clock(Protocol):
@@ -45,7 +55,7 @@ class SimClock:
 
     def now(self) -> datetime:
         elapsed_s = (time.monotonic() - self._wall_start) * self.speed
-        return self._start + timedelta(seconds=elapsed_s)
+        return later(self._start, elapsed_s)
 
 
 class FakeClock:
@@ -64,5 +74,5 @@ class FakeClock:
 
     def advance(self, seconds: float) -> datetime:
         """Move simulated time forward by ``seconds`` and return the new time."""
-        self._now += timedelta(seconds=seconds)
+        self._now = later(self._now, seconds)
         return self._now

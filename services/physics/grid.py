@@ -14,10 +14,11 @@ where battery charge and discharge include the plants' buffers.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
+from services.common.clock import later
 from services.physics import load, market, turbine
 from services.physics.battery import BatteryBank
 from services.physics.load import ConsumerClusters
@@ -214,7 +215,7 @@ class GridModel:
         if not dt_s > 0:
             raise ValueError("dt_s must be positive")
         dt_h = dt_s / 3600.0
-        self.now += timedelta(seconds=dt_s)
+        self.now = later(self.now, dt_s)
         self.elapsed_s += dt_s
         weather = self.weather.sample(self.now)
         fleet, plants, rng = self.prosumers, self.plants, self.rng

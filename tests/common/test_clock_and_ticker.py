@@ -95,3 +95,9 @@ async def test_a_loop_cannot_be_started_twice():
     with pytest.raises(RuntimeError):
         loop.start()
     await loop.stop()
+
+
+def test_clocks_count_real_seconds_across_a_daylight_saving_change():
+    clock = FakeClock(datetime(2026, 3, 29, 1, 30))
+    assert clock.advance(3600).hour == 3  # 02:30 does not exist that night
+    assert clock.advance(3600).hour == 4

@@ -110,3 +110,10 @@ def test_stopping_the_plant_brings_its_production_to_zero_and_its_buffer_online(
 def test_a_non_positive_step_is_refused(bad_step):
     with pytest.raises(ValueError):
         GridModel(SMALL).tick(bad_step)
+
+
+def test_the_grid_runs_through_the_spring_clock_change():
+    model = GridModel(replace(SMALL, start=datetime(2026, 3, 29, 1, 30)))
+    times = [model.tick(600.0).time for _ in range(12)]
+    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+    assert times[-1].utcoffset() != times[0].utcoffset()

@@ -1,0 +1,1 @@
+"""auth: user profiles and their privileges over managers and prosumers."""

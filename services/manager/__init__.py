@@ -1,0 +1,1 @@
+"""manager: coal power plants, their production, start-up, buffer and carbon emission."""

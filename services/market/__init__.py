@@ -1,0 +1,1 @@
+"""market: polls the simulation cells, clears supply against demand, sets the price."""

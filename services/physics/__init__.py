@@ -1,0 +1,1 @@
+"""Grid physics: weather, turbines, household load, batteries, coal plants and the market."""

@@ -1,0 +1,1 @@
+"""prosumer: households with wind turbines and batteries, and their ratios."""

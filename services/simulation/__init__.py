@@ -1,0 +1,1 @@
+"""simulation: the grid cell: consumer clusters, member states, totals, blackouts, history."""

@@ -1,0 +1,1 @@
+"""weather: wind and temperature per location, from OpenWeatherMap or a synthetic model."""
