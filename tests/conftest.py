@@ -11,7 +11,9 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -99,3 +101,18 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         mongo_storage = await open_mongo(uri, database)
         yield mongo_storage
         await mongo_storage.close()
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to ``app`` in-process, with its lifespan run around it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture
+def serve_app() -> Any:
+    """``serving`` as a fixture: ``async with serve_app(app) as client: ...``."""
+    return serving

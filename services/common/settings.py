@@ -7,11 +7,12 @@ deployment set them, so one variable can serve the whole suite.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me"
 
@@ -25,6 +26,17 @@ class ServiceSettings(BaseSettings):
 
     service_name: ClassVar[str] = "service"
     default_port: ClassVar[int] = 8000
+    shared_env: ClassVar[dict[str, str]] = {
+        "mongodb_uri": "MONGODB_URI",
+        "name": "NAME",
+        "environment": "GRIDMARKET_ENVIRONMENT",
+        "data_dir": "GRIDMARKET_DATA_DIR",
+        "speed": "GRIDMARKET_SPEED",
+        "start": "GRIDMARKET_START",
+        "tick_seconds": "GRIDMARKET_TICK_SECONDS",
+        "seed": "GRIDMARKET_SEED",
+    }
+    """Fields also read from one suite-wide variable when their prefixed one is unset."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
@@ -42,17 +54,24 @@ class ServiceSettings(BaseSettings):
     timezone: str = "Europe/Stockholm"
     speed: float = Field(default=1.0, gt=0, description="simulated seconds per wall second")
     tick_seconds: float = Field(default=1.0, gt=0, description="wall seconds between ticks")
+    start: datetime | None = Field(
+        default=None, description="simulated time at start-up; now when unset"
+    )
+    checkpoint_seconds: float = Field(
+        default=10.0, gt=0, description="wall seconds between checkpoints of dynamic state"
+    )
+    seed: int = Field(default=7, ge=0, description="seed of the service's random numbers")
 
-    def __init_subclass__(cls, *, prefix: str | None = None, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if prefix is not None:
-            cls.model_config = SettingsConfigDict(
-                extra="ignore", frozen=True, env_prefix=f"{prefix}_"
-            )
-            # Unprefixed fallbacks for the variables the original deployment shared.
-            for field, plain in (("mongodb_uri", "MONGODB_URI"), ("name", "NAME")):
-                cls.model_fields[field].validation_alias = _aliases(f"{prefix}_", field, plain)
-            cls.model_rebuild(force=True)
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # Runs once the subclass's fields exist: give them the service's prefix,
+        # and the suite-wide fallbacks.
+        super().__pydantic_init_subclass__(**kwargs)
+        prefix = f"{cls.service_name.upper()}_"
+        cls.model_config = SettingsConfigDict(extra="ignore", frozen=True, env_prefix=prefix)
+        for field, plain in cls.shared_env.items():
+            cls.model_fields[field].validation_alias = _aliases(prefix, field, plain)
+        cls.model_rebuild(force=True)
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> ServiceSettings:
@@ -75,31 +94,88 @@ class ServiceSettings(BaseSettings):
         return self.data_dir / f"{self.service_name}-{self.name}.sqlite3"
 
 
-class AuthSettings(ServiceSettings, prefix="AUTH"):
+URLList = Annotated[list[str], NoDecode]
+
+
+def _url_list(value: Any) -> Any:
+    """A list of URLs from JSON or from a comma-separated string; trailing slashes dropped."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            value = json.loads(text)
+        else:
+            value = [part for part in (p.strip() for p in text.split(",")) if part]
+    if isinstance(value, list):
+        return [str(url).rstrip("/") for url in value]
+    return value
+
+
+LATITUDE = Field(default=65.584, ge=-90, le=90, description="latitude, degrees north")
+LONGITUDE = Field(default=22.154, ge=-180, le=180, description="longitude, degrees east")
+
+
+class AuthSettings(ServiceSettings):
     service_name: ClassVar[str] = "auth"
     default_port: ClassVar[int] = 8001
 
 
-class ManagerSettings(ServiceSettings, prefix="MANAGER"):
+class ManagerSettings(ServiceSettings):
     service_name: ClassVar[str] = "manager"
     default_port: ClassVar[int] = 8002
 
+    simulation_urls: URLList = ["http://127.0.0.1:8005"]
+    """Simulation cells that receive every plant's state each tick."""
 
-class ProsumerSettings(ServiceSettings, prefix="PROSUMER"):
+    _urls = field_validator("simulation_urls", mode="before")(_url_list)
+
+
+class ProsumerSettings(ServiceSettings):
     service_name: ClassVar[str] = "prosumer"
     default_port: ClassVar[int] = 8003
 
+    simulation_urls: URLList = ["http://127.0.0.1:8005"]
+    """Simulation cells that receive every prosumer's state each tick."""
+    weather_url: str = "http://127.0.0.1:8006"
+    latitude: float = LATITUDE
+    longitude: float = LONGITUDE
+    """Where members without a location of their own stand."""
 
-class MarketSettings(ServiceSettings, prefix="MARKET"):
+    _urls = field_validator("simulation_urls", mode="before")(_url_list)
+
+
+class MarketSettings(ServiceSettings):
     service_name: ClassVar[str] = "market"
     default_port: ClassVar[int] = 8004
 
+    poll_timeout_seconds: float = Field(default=0.5, gt=0, description="per-cell poll timeout")
 
-class SimulationSettings(ServiceSettings, prefix="SIMULATION"):
+
+class SimulationSettings(ServiceSettings):
     service_name: ClassVar[str] = "simulation"
     default_port: ClassVar[int] = 8005
 
+    weather_url: str = "http://127.0.0.1:8006"
+    latitude: float = LATITUDE
+    longitude: float = LONGITUDE
+    """Where the cell's consumer clusters stand (for their temperature)."""
+    stale_after_seconds: float = Field(
+        default=10.0, gt=0, description="a pushed state older than this is stale"
+    )
 
-class WeatherSettings(ServiceSettings, prefix="WEATHER"):
+
+class WeatherSettings(ServiceSettings):
     service_name: ClassVar[str] = "weather"
     default_port: ClassVar[int] = 8006
+    shared_env: ClassVar[dict[str, str]] = {
+        **ServiceSettings.shared_env,
+        "openweather_api_key": "OPENWEATHER_API_KEY",
+    }
+
+    openweather_api_key: SecretStr | None = None
+    """OpenWeatherMap key; the synthetic model answers when unset."""
+    openweather_url: str = "https://api.openweathermap.org"
+    cache_seconds: float = Field(default=600.0, ge=0, description="cache per rounded location")
+    calls_per_minute: int = Field(default=60, ge=1, description="OpenWeatherMap call budget")
+    request_timeout_seconds: float = Field(default=5.0, gt=0)
