@@ -22,6 +22,7 @@ class Health(BaseModel):
     service: str
     name: str
     tick: dict[str, Any] | None = None
+    metrics: dict[str, float] = {}
 
 
 class Readiness(BaseModel):
@@ -37,6 +38,7 @@ async def healthz(runtime: RuntimeDep) -> Health:
         service=runtime.settings.service_name,
         name=runtime.settings.name,
         tick=runtime.tick_stats(),
+        metrics=runtime.metrics,
     )
 
 

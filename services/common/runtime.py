@@ -58,6 +58,8 @@ class ServiceRuntime:
         self.clock = clock
         self.loop: TickLoop | None = None
         self.ready_checks: dict[str, ReadyCheck] = {"storage": storage.ping}
+        self.metrics: dict[str, float] = {}
+        """Figures a service reports about its own work (e.g. last push size), in /healthz."""
 
     def start_loop(self, tick: Callable[[], Awaitable[None]]) -> TickLoop:
         """Start the service's one tick loop at ``settings.tick_seconds``."""
@@ -86,6 +88,8 @@ class ServiceRuntime:
             "missed_ticks": stats.missed_ticks,
             "last_duration_s": stats.last_duration_s,
             "max_duration_s": stats.max_duration_s,
+            "p50_duration_s": stats.percentile_s(0.50),
+            "p99_duration_s": stats.percentile_s(0.99),
         }
 
 

@@ -68,7 +68,11 @@ class ServiceSettings(BaseSettings):
         # and the suite-wide fallbacks.
         super().__pydantic_init_subclass__(**kwargs)
         prefix = f"{cls.service_name.upper()}_"
-        cls.model_config = SettingsConfigDict(extra="ignore", frozen=True, env_prefix=prefix)
+        # populate_by_name: keyword arguments by field name (``seed=3``) must not be
+        # dropped silently because the field also has environment aliases.
+        cls.model_config = SettingsConfigDict(
+            extra="ignore", frozen=True, env_prefix=prefix, populate_by_name=True
+        )
         for field, plain in cls.shared_env.items():
             cls.model_fields[field].validation_alias = _aliases(prefix, field, plain)
         cls.model_rebuild(force=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,16 @@ class TickStats:
     missed_ticks: int = 0
     last_duration_s: float = 0.0
     max_duration_s: float = 0.0
+    recent_durations_s: deque[float] = field(default_factory=lambda: deque(maxlen=3600))
+    """Durations of the latest ticks (up to an hour's worth at one a second)."""
+
+    def percentile_s(self, fraction: float) -> float:
+        """A percentile of the recent tick durations (nearest rank), seconds."""
+        ordered = sorted(self.recent_durations_s)
+        if not ordered:
+            return 0.0
+        rank = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+        return ordered[rank]
 
 
 class TickLoop:
@@ -82,6 +93,7 @@ class TickLoop:
         duration = self._monotonic() - started
         self.stats.ticks += 1
         self.stats.last_duration_s = duration
+        self.stats.recent_durations_s.append(duration)
         self.stats.max_duration_s = max(self.stats.max_duration_s, duration)
 
     async def _run(self) -> None:

@@ -101,3 +101,13 @@ def test_clocks_count_real_seconds_across_a_daylight_saving_change():
     clock = FakeClock(datetime(2026, 3, 29, 1, 30))
     assert clock.advance(3600).hour == 3  # 02:30 does not exist that night
     assert clock.advance(3600).hour == 4
+
+
+def test_tick_stats_report_percentiles_of_recent_durations():
+    from services.common.ticker import TickStats
+
+    stats = TickStats()
+    assert stats.percentile_s(0.99) == 0.0
+    stats.recent_durations_s.extend(i / 1000 for i in range(1, 101))
+    assert stats.percentile_s(0.50) == 0.050
+    assert stats.percentile_s(0.99) == 0.099

@@ -1,0 +1,254 @@
+"""``gridmarket up``: the whole suite on this machine, one process per service.
+
+Starts the six services on the embedded storage (SQLite files in the data
+directory), waits until each answers ``/healthz``, seeds a demo scenario the
+first time, prints where everything is, and on Ctrl-C or SIGTERM stops every
+child and leaves none behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.serve import SERVICES
+
+DEFAULT_PORTS = {
+    "auth": 8001,
+    "manager": 8002,
+    "prosumer": 8003,
+    "market": 8004,
+    "simulation": 8005,
+    "weather": 8006,
+}
+START_ORDER = ("weather", "simulation", "market", "manager", "prosumer", "auth")
+HEALTH_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Suite:
+    """The children of one ``gridmarket up`` and how to reach them."""
+
+    host: str
+    ports: dict[str, int]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://{self.host}:{self.ports[service]}"
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "up",
+        help="run every service on this machine",
+        description=__doc__,
+    )
+    parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--port-offset", type=int, default=0, help="added to every default port (8001-8006)"
+    )
+    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
+    parser.add_argument("--tick", type=float, default=1.0, help="seconds between ticks")
+    parser.add_argument("--no-seed", action="store_true", help="do not seed the demo scenario")
+    parser.set_defaults(run=run)
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when ``gridmarket up`` dies, however it dies."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def child_environment(suite: Suite, args: argparse.Namespace) -> dict[str, str]:
+    """Environment for every child: ports, peers, data directory, clock."""
+    env = dict(os.environ)
+    for service, port in suite.ports.items():
+        env[f"{service.upper()}_PORT"] = str(port)
+        env[f"{service.upper()}_HOST"] = suite.host
+    env.update(
+        {
+            "GRIDMARKET_DATA_DIR": str(args.data_dir.resolve()),
+            "GRIDMARKET_SPEED": str(args.speed),
+            "GRIDMARKET_TICK_SECONDS": str(args.tick),
+            "PROSUMER_WEATHER_URL": suite.url("weather"),
+            "SIMULATION_WEATHER_URL": suite.url("weather"),
+            "PROSUMER_SIMULATION_URLS": suite.url("simulation"),
+            "MANAGER_SIMULATION_URLS": suite.url("simulation"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def spawn(service: str, env: dict[str, str], log: Any = None) -> subprocess.Popen[bytes]:
+    """Start ``gridmarket serve SERVICE`` as a child that dies with this process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", service, "--log-level", "warning"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def start(suite: Suite, env: dict[str, str]) -> None:
+    for service in START_ORDER:
+        suite.processes[service] = spawn(service, env)
+
+
+def wait_healthy(
+    urls: dict[str, str],
+    processes: dict[str, subprocess.Popen[bytes]],
+    timeout_s: float = HEALTH_TIMEOUT_S,
+) -> None:
+    """Return once every URL answers ``/healthz``; raise if a process exits or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    waiting = set(urls)
+    with httpx.Client(timeout=1.0) as client:
+        while waiting:
+            for label in sorted(waiting):
+                code = processes[label].poll()
+                if code is not None:
+                    raise RuntimeError(f"{label} exited with code {code} while starting")
+                try:
+                    if client.get(f"{urls[label]}/healthz").status_code == 200:
+                        waiting.discard(label)
+                except httpx.HTTPError:
+                    pass
+            if waiting and time.monotonic() > deadline:
+                raise RuntimeError(f"not healthy after {timeout_s:.0f} s: {', '.join(waiting)}")
+            if waiting:
+                time.sleep(0.2)
+
+
+def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every child, wait for them, SIGKILL any that linger."""
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def demo_scenario(rng: random.Random) -> dict[str, list[dict[str, Any]]]:
+    """One plant, 25 prosumers (1-3 turbines, 1-2 batteries), 10 clusters of 20-80 households."""
+    prosumers = [
+        {
+            "id": f"house-{number:02d}",
+            "turbines": [round(rng.uniform(1.0, 3.0), 1) for _ in range(rng.randint(1, 3))],
+            "batteries": [
+                {"capacity": 13.5, "maxOutput": 5.0, "maxCharge": 5.0, "current": 6.0}
+                for _ in range(rng.randint(1, 2))
+            ],
+            "input_ratio": 0.5,
+            "output_ratio": 0.5,
+            "status": True,
+        }
+        for number in range(1, 26)
+    ]
+    consumers = [
+        {"id": f"cluster-{number:02d}", "households": rng.randint(20, 80), "profile": 1.0}
+        for number in range(1, 11)
+    ]
+    plants = [{"id": "coal-1", "maxProduction": 2500.0, "ratio": 0.5, "status": True}]
+    return {"prosumers": prosumers, "consumers": consumers, "plants": plants}
+
+
+def seed(suite: Suite) -> bool:
+    """Create the demo scenario unless the suite already has members; True if it did."""
+    with httpx.Client(timeout=10.0) as client:
+        market_cells = client.get(f"{suite.url('market')}/api/members").json()
+        if not any(cell.get("destination") == suite.url("simulation") for cell in market_cells):
+            client.post(
+                f"{suite.url('market')}/api/members",
+                json={"body": [{"destination": suite.url("simulation")}]},
+            ).raise_for_status()
+        if client.get(f"{suite.url('prosumer')}/api/members").json():
+            return False
+        scenario = demo_scenario(random.Random(7))
+        for service, path, items in (
+            ("manager", "/api/members", scenario["plants"]),
+            ("simulation", "/api/members/consumers", scenario["consumers"]),
+            ("prosumer", "/api/members", scenario["prosumers"]),
+        ):
+            client.post(f"{suite.url(service)}{path}", json={"body": items}).raise_for_status()
+    return True
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if not args.speed > 0 or not args.tick > 0:
+        parser.error("--speed and --tick must be positive")
+    ports = {service: port + args.port_offset for service, port in DEFAULT_PORTS.items()}
+    busy = [f"{s} ({p})" for s, p in ports.items() if not _port_free(args.host, p)]
+    if busy:
+        parser.error(f"ports in use: {', '.join(busy)}; stop what uses them or pass --port-offset")
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    suite = Suite(host=args.host, ports=ports)
+
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    start(suite, child_environment(suite, args))
+    try:
+        wait_healthy({service: suite.url(service) for service in suite.ports}, suite.processes)
+        seeded = False if args.no_seed else seed(suite)
+        print_summary(suite, seeded, args.data_dir)
+        while not stopping:
+            for service, process in suite.processes.items():
+                if process.poll() is not None:
+                    print(f"{service} exited with code {process.returncode}; stopping the suite")
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except (RuntimeError, httpx.HTTPError) as exc:
+        print(f"gridmarket up: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping every service ...", flush=True)
+        stop(suite.processes)
+
+
+def print_summary(suite: Suite, seeded: bool, data_dir: Path) -> None:
+    note = "; demo scenario seeded" if seeded else ""
+    print(f"\ngridmarket is up (data in {data_dir}){note}\n")
+    for service in SERVICES:
+        url = suite.url(service)
+        print(f"  {service:<11} {url:<24} docs: {url}/docs")
+    print("\nCtrl-C stops every service.", flush=True)
