@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -31,13 +31,16 @@ class Readiness(BaseModel):
 
 
 @health.get("/healthz", response_model=Health)
-async def healthz(runtime: RuntimeDep) -> Health:
-    """Alive: the process answers; includes the tick loop's counters."""
+async def healthz(
+    runtime: RuntimeDep,
+    window: Annotated[int | None, Query(ge=1, le=3600, description="ticks for percentiles")] = None,
+) -> Health:
+    """Alive: the process answers; includes the tick loop's counters and percentiles."""
     return Health(
         status="ok",
         service=runtime.settings.service_name,
         name=runtime.settings.name,
-        tick=runtime.tick_stats(),
+        tick=runtime.tick_stats(window),
         metrics=runtime.metrics,
     )
 

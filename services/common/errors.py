@@ -45,6 +45,20 @@ class AppError(Exception):
         }
 
 
+class UnauthorizedError(AppError):
+    """The caller is not identified (no or no valid credentials)."""
+
+    status_code = 401
+    kind = "unauthorized"
+
+
+class ForbiddenError(AppError):
+    """The caller is known, or need not be, but the action is not allowed."""
+
+    status_code = 403
+    kind = "forbidden"
+
+
 class NotFoundError(AppError):
     status_code = 404
     kind = "not_found"

@@ -76,7 +76,8 @@ class ServiceRuntime:
 
         self.ready_checks[name] = check
 
-    def tick_stats(self) -> dict[str, Any] | None:
+    def tick_stats(self, window: int | None = None) -> dict[str, Any] | None:
+        """The tick loop's counters; percentiles over the last ``window`` ticks if given."""
         if self.loop is None:
             return None
         stats = self.loop.stats
@@ -88,8 +89,8 @@ class ServiceRuntime:
             "missed_ticks": stats.missed_ticks,
             "last_duration_s": stats.last_duration_s,
             "max_duration_s": stats.max_duration_s,
-            "p50_duration_s": stats.percentile_s(0.50),
-            "p99_duration_s": stats.percentile_s(0.99),
+            "p50_duration_s": stats.percentile_s(0.50, window),
+            "p99_duration_s": stats.percentile_s(0.99, window),
         }
 
 

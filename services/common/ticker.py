@@ -30,9 +30,10 @@ class TickStats:
     recent_durations_s: deque[float] = field(default_factory=lambda: deque(maxlen=3600))
     """Durations of the latest ticks (up to an hour's worth at one a second)."""
 
-    def percentile_s(self, fraction: float) -> float:
-        """A percentile of the recent tick durations (nearest rank), seconds."""
-        ordered = sorted(self.recent_durations_s)
+    def percentile_s(self, fraction: float, window: int | None = None) -> float:
+        """A percentile (nearest rank) of the last ``window`` tick durations, seconds."""
+        recent = list(self.recent_durations_s)
+        ordered = sorted(recent[-window:] if window else recent)
         if not ordered:
             return 0.0
         rank = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
