@@ -187,7 +187,7 @@ def demo_scenario(rng: random.Random) -> dict[str, list[dict[str, Any]]]:
 
 
 def seed(suite: Suite) -> bool:
-    """Create the demo scenario unless the suite already has members; True if it did."""
+    """Create what the demo scenario lacks (cell, plant, clusters, prosumers); True if any."""
     with httpx.Client(timeout=10.0) as client:
         market_cells = client.get(f"{suite.url('market')}/api/members").json()
         if not any(cell.get("destination") == suite.url("simulation") for cell in market_cells):
@@ -195,16 +195,25 @@ def seed(suite: Suite) -> bool:
                 f"{suite.url('market')}/api/members",
                 json={"body": [{"destination": suite.url("simulation")}]},
             ).raise_for_status()
-        if client.get(f"{suite.url('prosumer')}/api/members").json():
-            return False
         scenario = demo_scenario(random.Random(7))
-        for service, path, items in (
-            ("manager", "/api/members", scenario["plants"]),
-            ("simulation", "/api/members/consumers", scenario["consumers"]),
-            ("prosumer", "/api/members", scenario["prosumers"]),
+        seeded = False
+        for service, path, listing, items in (
+            ("manager", "/api/members", "/api/members", scenario["plants"]),
+            (
+                "simulation",
+                "/api/members/consumers",
+                "/api/members/consumers",
+                scenario["consumers"],
+            ),
+            ("prosumer", "/api/members", "/api/members", scenario["prosumers"]),
         ):
-            client.post(f"{suite.url(service)}{path}", json={"body": items}).raise_for_status()
-    return True
+            existing = client.get(f"{suite.url(service)}{listing}").json()
+            if isinstance(existing, dict):  # the manager wraps its list as {"body": [...]}
+                existing = existing.get("body", [])
+            if not existing:
+                client.post(f"{suite.url(service)}{path}", json={"body": items}).raise_for_status()
+                seeded = True
+    return seeded
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

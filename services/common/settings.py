@@ -34,6 +34,7 @@ class ServiceSettings(BaseSettings):
         "speed": "GRIDMARKET_SPEED",
         "start": "GRIDMARKET_START",
         "tick_seconds": "GRIDMARKET_TICK_SECONDS",
+        "checkpoint_seconds": "GRIDMARKET_CHECKPOINT_SECONDS",
         "seed": "GRIDMARKET_SEED",
     }
     """Fields also read from one suite-wide variable when their prefixed one is unset."""

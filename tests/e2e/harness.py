@@ -1,0 +1,78 @@
+"""Real service processes on free loopback ports, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from services.up import spawn, stop, wait_healthy
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Processes:
+    """Labelled service processes (``simulation-2`` is a second instance of ``simulation``)."""
+
+    def __init__(self, data_dir: Path, base_env: dict[str, str]) -> None:
+        self.data_dir = data_dir
+        self.base_env = {**os.environ, **base_env, "GRIDMARKET_DATA_DIR": str(data_dir)}
+        self.ports: dict[str, int] = {}
+        self.env: dict[str, dict[str, str]] = {}
+        self.services: dict[str, str] = {}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def url(self, label: str) -> str:
+        return f"http://127.0.0.1:{self.ports[label]}"
+
+    def add(self, label: str, service: str, **env: str) -> None:
+        """Plan a process; its port is fixed now so peers can be told where it is."""
+        self.ports[label] = free_port()
+        self.services[label] = service
+        self.env[label] = {f"{service.upper()}_PORT": str(self.ports[label]), **env}
+
+    def start(self, *labels: str) -> None:
+        for label in labels or tuple(self.services):
+            log = open(self.data_dir / f"{label}.log", "ab")  # noqa: SIM115
+            self.processes[label] = spawn(
+                self.services[label], {**self.base_env, **self.env[label]}, log
+            )
+        wait_healthy(
+            {label: self.url(label) for label in labels or self.services},
+            self.processes,
+        )
+
+    def stop(self, *labels: str) -> None:
+        chosen = {label: self.processes.pop(label) for label in labels or list(self.processes)}
+        stop(chosen)
+
+    def logs(self, label: str) -> str:
+        return (self.data_dir / f"{label}.log").read_text(errors="replace")[-4000:]
+
+
+def eventually(check: Callable[[], T | None], timeout_s: float = 20.0, every_s: float = 0.2) -> T:
+    """Call ``check`` until it returns something truthy; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (httpx.HTTPError, AssertionError, KeyError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(every_s)
+    raise AssertionError(f"condition not met in {timeout_s} s; last result: {last!r}")
