@@ -33,7 +33,8 @@ DEFAULT_PORTS = {
     "simulation": 8005,
     "weather": 8006,
 }
-START_ORDER = ("weather", "simulation", "market", "manager", "prosumer", "auth")
+START_WAVES = (("weather", "auth"), ("simulation",), ("market", "manager", "prosumer"))
+"""Services that others push to start first, so the first ticks find their peers."""
 HEALTH_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 _PR_SET_PDEATHSIG = 1
@@ -79,6 +80,8 @@ def _die_with_parent() -> None:
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
+        # As uvicorn does: a port held only by closed connections in TIME_WAIT is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -119,8 +122,11 @@ def spawn(service: str, env: dict[str, str], log: Any = None) -> subprocess.Pope
 
 
 def start(suite: Suite, env: dict[str, str]) -> None:
-    for service in START_ORDER:
-        suite.processes[service] = spawn(service, env)
+    """Start the services wave by wave, each wave once the one before is healthy."""
+    for wave in START_WAVES:
+        for service in wave:
+            suite.processes[service] = spawn(service, env)
+        wait_healthy({service: suite.url(service) for service in wave}, suite.processes)
 
 
 def wait_healthy(
@@ -182,7 +188,18 @@ def demo_scenario(rng: random.Random) -> dict[str, list[dict[str, Any]]]:
         {"id": f"cluster-{number:02d}", "households": rng.randint(20, 80), "profile": 1.0}
         for number in range(1, 11)
     ]
-    plants = [{"id": "coal-1", "maxProduction": 2500.0, "ratio": 0.5, "status": True}]
+    # Sized for the clusters' cold-evening peak; while it starts, its full buffer carries the load.
+    plants = [
+        {
+            "id": "coal-1",
+            "maxProduction": 1200.0,
+            "ratio": 0.5,
+            "status": True,
+            "startup_seconds": 10,
+            "ramp_per_second": 0.1,
+            "buffer": {"capacity": 600.0, "maxOutput": 500.0, "maxCharge": 300.0, "current": 600.0},
+        }
+    ]
     return {"prosumers": prosumers, "consumers": consumers, "plants": plants}
 
 
@@ -234,9 +251,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    start(suite, child_environment(suite, args))
     try:
-        wait_healthy({service: suite.url(service) for service in suite.ports}, suite.processes)
+        start(suite, child_environment(suite, args))
         seeded = False if args.no_seed else seed(suite)
         print_summary(suite, seeded, args.data_dir)
         while not stopping:
