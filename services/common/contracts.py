@@ -12,9 +12,9 @@ Powers are kW, energies kWh, prices SEK/kWh, emissions kg CO2.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 NonNegative = Field(ge=0, allow_inf_nan=False)
 
@@ -80,10 +80,69 @@ class ProsumerState(Wire):
     lon: float | None = None
 
 
+Kw = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class ProsumerColumns(Wire):
+    """Every pushed prosumer's state as columns: one list per field, one element per member.
+
+    Columns keep a push of 10,000 members small and quick to encode and check; the
+    fields mean what ``ProsumerState``'s do. A list of ``ProsumerState`` objects is
+    read into columns too.
+    """
+
+    id: list[str]
+    production_kw: list[Kw]
+    load_kw: list[Kw]
+    battery_charge_kw: list[Kw]
+    battery_discharge_kw: list[Kw]
+    offered_kw: list[Kw]
+    requested_kw: list[Kw]
+    curtailed_kw: list[Kw]
+    stored_kwh: list[Kw]
+    capacity_kwh: list[Kw]
+    status: list[bool]
+    broken: list[bool]
+    sell_blocked: list[bool]
+    source: list[Source]
+    lat: list[float | None]
+    lon: list[float | None]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rows_to_columns(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        rows = _STATE_ROWS.validate_python(value)
+        return {name: [getattr(row, name) for row in rows] for name in ProsumerState.model_fields}
+
+    @model_validator(mode="after")
+    def _same_length(self) -> ProsumerColumns:
+        count = len(self.id)
+        uneven = [name for name in type(self).model_fields if len(getattr(self, name)) != count]
+        if uneven:
+            raise ValueError(f"every column needs {count} values (one per id): {', '.join(uneven)}")
+        return self
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def rows(self) -> list[ProsumerState]:
+        """The members one by one (for reading, not for the hot path)."""
+        names = list(ProsumerState.model_fields)
+        return [
+            ProsumerState.model_validate(dict(zip(names, values, strict=True)))
+            for values in zip(*(getattr(self, name) for name in names), strict=True)
+        ]
+
+
+_STATE_ROWS: TypeAdapter[list[ProsumerState]] = TypeAdapter(list[ProsumerState])
+
+
 class ProsumerPush(Wire):
     source: str = Field(description="NAME of the pushing prosumer service")
     time: datetime
-    members: list[ProsumerState]
+    members: ProsumerColumns
 
 
 class ProsumerPushAnswer(Wire):

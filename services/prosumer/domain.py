@@ -27,8 +27,12 @@ from services.physics.prosumer import ProsumerFleet, ProsumerFlows, source_name
 
 HOURS_PER_YEAR = 8_760.0
 
-SITE_STEP_DEG = 0.01
-"""Members closer than this (about 1 km) share one weather site."""
+SITE_STEP_DEG = 0.1
+"""Members in one 0.1° cell (about 11 km by 5 km at 65° N) share one weather site.
+
+The weather service caches OpenWeatherMap per 0.1° too, and its synthetic field
+varies over tens of kilometres, so a finer grid would only add requests.
+"""
 
 _LAT_STEPS = round(180 / SITE_STEP_DEG) + 1
 _LON_STEPS = round(360 / SITE_STEP_DEG) + 1
@@ -189,8 +193,8 @@ def site_code(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
 def site_location(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Latitudes and longitudes (degrees) of ``site_code`` values."""
     lat_steps, lon_steps = np.divmod(np.asarray(codes, dtype=np.int64), _LON_STEPS)
-    lat = np.round(lat_steps * SITE_STEP_DEG - 90.0, 2)
-    lon = np.round(lon_steps * SITE_STEP_DEG - 180.0, 2)
+    lat = np.round(lat_steps * SITE_STEP_DEG - 90.0, 1)
+    lon = np.round(lon_steps * SITE_STEP_DEG - 180.0, 1)
     return lat, lon
 
 

@@ -1,9 +1,12 @@
 """Every read and write of prosumer documents.
 
 One document per member in the ``prosumers`` collection, tagged with the
-service's ``NAME`` partition. It holds the configuration and the dynamic
-state worth keeping across a restart: each battery's ``current`` (the bank's
-stored energy split by capacity) and ``blocked_until`` (unix wall seconds).
+service's ``NAME`` partition, written whenever a member changes: its
+configuration, ``blocked_until`` (unix wall seconds) and each battery's
+``current`` (the bank's stored energy split by capacity) at that moment.
+Checkpoints save every member's stored energy as columns in
+``battery_state`` (``services.common.storage.columns``), which override the
+documents' ``current`` on load.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.common.storage import Document, Storage
+from services.common.storage.columns import load_columns, save_columns
 from services.physics import load, turbine
 from services.prosumer.domain import Battery, Member, split_stored
 
 log = logging.getLogger(__name__)
 
 COLLECTION = "prosumers"
+STATE = "battery_state"
 
 
 def document_of(member: Member, stored_kwh: float, name: str) -> Document:
@@ -99,7 +104,13 @@ class MemberRepository:
                 loaded.append(member_of(document))
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("skipping unreadable prosumer %r: %s", document.get("id"), exc)
-        return loaded
+        state = await load_columns(self.storage, STATE, self.name)
+        stored_by_id = dict(zip(state["id"], state.get("stored_kwh", []), strict=False))
+        return [(member, float(stored_by_id.get(member.id, stored))) for member, stored in loaded]
+
+    async def save_stored(self, ids: Sequence[str], stored_kwh: Sequence[float]) -> None:
+        """Checkpoint every member's stored energy (kWh) in one bulk write of columns."""
+        await save_columns(self.storage, STATE, self.name, ids, {"stored_kwh": stored_kwh})
 
     async def save(self, members: Sequence[tuple[Member, float]]) -> None:
         """Write members with their stored energy, all in one bulk write."""

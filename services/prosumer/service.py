@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import time
 import uuid
@@ -33,6 +32,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 from fastapi.sse import ServerSentEvent
 
 from services.common.contracts import (
@@ -341,77 +341,39 @@ class ProsumerService:
     def _push_body(
         self, now: datetime, now_s: float, flows: ProsumerFlows, offered_curtailed_kw: np.ndarray
     ) -> bytes:
-        """The ``ProsumerPush`` of every member, as JSON bytes.
+        """The ``ProsumerPush`` of every member, as JSON bytes, in columns.
 
-        Built from plain lists rather than validated models: at 10,000 members
-        this takes about 50 ms (mostly ``json.dumps``) instead of several hundred.
+        orjson writes the numpy columns directly: about 4 ms for 10,000 members,
+        against some 60 ms for ``json.dumps`` over per-member objects.
         """
         fleet = self.roster.fleet
         lat, lon = domain.site_location(self.site_codes[fleet.site])
 
-        def kw(values: np.ndarray) -> list[float]:
+        def kw(values: np.ndarray) -> np.ndarray:
             # Clip the -1e-17 that floating point leaves where a flow is zero; a mW (or
-            # mWh) is precise enough for the market and shortens the JSON by a fifth.
-            return np.round(np.maximum(values, 0.0), 6).tolist()
+            # mWh) is precise enough for the market and halves the JSON.
+            return np.round(np.maximum(values, 0.0), 6)
 
-        members = [
-            {
-                "id": member_id,
-                "production_kw": production,
-                "load_kw": load_kw,
-                "battery_charge_kw": charge,
-                "battery_discharge_kw": discharge,
-                "offered_kw": offered,
-                "requested_kw": requested,
-                "curtailed_kw": curtailed,
-                "stored_kwh": stored,
-                "capacity_kwh": capacity,
-                "status": status,
-                "broken": broken,
-                "sell_blocked": blocked,
-                "source": source,
-                "lat": member_lat,
-                "lon": member_lon,
-            }
-            for (
-                member_id,
-                production,
-                load_kw,
-                charge,
-                discharge,
-                offered,
-                requested,
-                curtailed,
-                stored,
-                capacity,
-                status,
-                broken,
-                blocked,
-                source,
-                member_lat,
-                member_lon,
-            ) in zip(
-                self.ids,
-                kw(flows.production_kw),
-                kw(flows.load_kw),
-                kw(flows.battery_charge_kw),
-                kw(flows.battery_discharge_kw),
-                kw(flows.offered_kw),
-                kw(flows.requested_kw),
-                kw(offered_curtailed_kw),
-                kw(fleet.battery.stored_kwh),
-                kw(fleet.battery.capacity_kwh),
-                fleet.turbine_on.tolist(),
-                (fleet.repair_at_s > now_s).tolist(),
-                fleet.sell_blocked.tolist(),
-                domain.SOURCE_LABELS[flows.source].tolist(),
-                lat.tolist(),
-                lon.tolist(),
-                strict=True,
-            )
-        ]
+        members = {
+            "id": self.ids,
+            "production_kw": kw(flows.production_kw),
+            "load_kw": kw(flows.load_kw),
+            "battery_charge_kw": kw(flows.battery_charge_kw),
+            "battery_discharge_kw": kw(flows.battery_discharge_kw),
+            "offered_kw": kw(flows.offered_kw),
+            "requested_kw": kw(flows.requested_kw),
+            "curtailed_kw": kw(offered_curtailed_kw),
+            "stored_kwh": kw(fleet.battery.stored_kwh),
+            "capacity_kwh": kw(fleet.battery.capacity_kwh),
+            "status": fleet.turbine_on,
+            "broken": fleet.repair_at_s > now_s,
+            "sell_blocked": fleet.sell_blocked,
+            "source": domain.SOURCE_LABELS[flows.source].tolist(),
+            "lat": lat,
+            "lon": lon,
+        }
         push = {"source": self.settings.name, "time": now.isoformat(), "members": members}
-        return json.dumps(push, allow_nan=False, separators=(",", ":")).encode()
+        return orjson.dumps(push, option=orjson.OPT_SERIALIZE_NUMPY)
 
     async def _push(self, body: bytes) -> None:
         """Post the push to every cell at once; keep each answer for the next tick."""
@@ -440,15 +402,14 @@ class ProsumerService:
         return ProsumerPushAnswer.model_validate_json(response.content)
 
     async def checkpoint(self) -> None:
-        """Save every member with its stored energy and sell block, in one bulk write."""
+        """Save every member's stored energy, as columns in one bulk write.
+
+        Configuration and sell blocks are written when they change; only the
+        batteries move every tick.
+        """
         async with self._lock:
             stored = self.roster.fleet.battery.stored_kwh.tolist()
-            await self.repository.save(
-                [
-                    (self.members[member_id], kwh)
-                    for member_id, kwh in zip(self.ids, stored, strict=True)
-                ]
-            )
+            await self.repository.save_stored(list(self.ids), stored)
 
     # -- totals and streams --------------------------------------------------------------------
 

@@ -130,6 +130,26 @@ class MemberTable:
             },
         }
 
+    def persisted_columns(self) -> dict[str, list[Any]]:
+        """The checkpointed fields as JSON-ready lists, one value per member."""
+        return {
+            name: _plain_list(self.columns[name])
+            for name, column in self.spec.items()
+            if column.persist
+        }
+
+    def load_columns(self, columns: Mapping[str, Sequence[Any]]) -> None:
+        """Add or overwrite members from saved columns (``"id"`` and any persisted fields)."""
+        names = [name for name in columns if name != "id"]
+        self.load(
+            [
+                {"id": member_id, **dict(zip(names, values, strict=True))}
+                for member_id, *values in zip(
+                    columns["id"], *(columns[name] for name in names), strict=True
+                )
+            ]
+        )
+
     def load(self, docs: Sequence[Mapping[str, Any]]) -> None:
         """Add or overwrite members from stored documents; missing or null fields take defaults."""
         if not docs:

@@ -73,7 +73,7 @@ from services.simulation.domain import (
     ConsumerFleet,
     MemberTable,
 )
-from services.simulation.repository import Kind, SimulationRepository
+from services.simulation.repository import Pushed, SimulationRepository
 from services.simulation.schemas import (
     Consumer,
     ConsumerCreate,
@@ -242,8 +242,8 @@ class SimulationService:
             for doc in await self.repository.load("consumers")
         ]
         self.consumers.put(configs)
-        self.prosumers.load(await self.repository.load("prosumers"))
-        self.plants.load(await self.repository.load("managers"))
+        self.prosumers.load_columns(await self.repository.load_table("prosumers"))
+        self.plants.load_columns(await self.repository.load_table("managers"))
         log.info(
             "cell %s: loaded %d consumer clusters, %d prosumers, %d plants",
             self.cell,
@@ -408,8 +408,8 @@ class SimulationService:
         """Store every pushed state (one bulk write per kind) and the unflushed history."""
         try:
             async with self._members_lock:
-                await self.repository.save("prosumers", self.prosumers.records(persisted_only=True))
-                await self.repository.save("managers", self.plants.records(persisted_only=True))
+                await self._save_table(self.prosumers, "prosumers")
+                await self._save_table(self.plants, "managers")
             async with self._history_lock:
                 if self._pending:
                     await self.repository.append_totals(self._pending)
@@ -548,13 +548,11 @@ class SimulationService:
     def push_prosumers(self, push: ProsumerPush) -> ProsumerPushAnswer:
         """Take every pushed prosumer's state; answer with the last clearing's decision."""
         members = push.members
-        ids = _checked_push_ids([member.id for member in members])
+        ids = _checked_push_ids(members.id)
         rows = self.prosumers.rows(ids, add=True)
-        values: dict[str, Any] = {
-            name: [getattr(member, name) for member in members] for name in PUSHED_PROSUMER_FIELDS
-        }
-        values["lat"] = [math.nan if m.lat is None else m.lat for m in members]
-        values["lon"] = [math.nan if m.lon is None else m.lon for m in members]
+        values: dict[str, Any] = {name: getattr(members, name) for name in PUSHED_PROSUMER_FIELDS}
+        values["lat"] = [math.nan if lat is None else lat for lat in members.lat]
+        values["lon"] = [math.nan if lon is None else lon for lon in members.lon]
         values["owner"] = push.source
         values["updated_s"] = self.wall_time()
         self.prosumers.write(rows, values)
@@ -659,21 +657,38 @@ class SimulationService:
     async def _register(
         self,
         table: MemberTable,
-        kind: Kind,
+        kind: Pushed,
         docs: list[dict[str, Any]],
         view: Callable[[str], Any],
     ) -> list[Any]:
         ids = [doc["id"] for doc in docs]
         async with self._members_lock:
             _refuse_taken(ids, table, kind.removesuffix("s"))
-            await self.repository.save(kind, docs)
             table.load(docs)
+            try:
+                await self._save_table(table, kind)
+            except Exception:
+                for member_id in ids:
+                    table.remove(member_id)
+                raise
         return [view(member_id) for member_id in ids]
 
-    async def _delete(self, table: MemberTable, kind: Kind, member_id: str) -> None:
+    async def _delete(self, table: MemberTable, kind: Pushed, member_id: str) -> None:
         async with self._members_lock:
-            await self.repository.delete(kind, member_id)
+            row = table.row(member_id)
+            if row is None:
+                return
+            removed = table.record(row, persisted_only=True)
             table.remove(member_id)
+            try:
+                await self._save_table(table, kind)
+            except Exception:
+                table.load([removed])
+                raise
+
+    async def _save_table(self, table: MemberTable, kind: Pushed) -> None:
+        """Write every member of ``table`` as columns (register, delete, checkpoint)."""
+        await self.repository.save_table(kind, list(table.ids), table.persisted_columns())
 
     def members(self) -> Members:
         return Members(

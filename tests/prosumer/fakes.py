@@ -107,7 +107,7 @@ class FakeCell:
 
     def last(self, member_id: str) -> Any:
         """The member's state in the latest push."""
-        return next(state for state in self.pushes[-1].members if state.id == member_id)
+        return next(state for state in self.pushes[-1].members.rows() if state.id == member_id)
 
 
 class HostRoutes(httpx.AsyncBaseTransport):

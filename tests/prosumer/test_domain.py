@@ -53,13 +53,13 @@ def test_stored_energy_splits_in_proportion_to_capacity() -> None:
     assert domain.split_stored(3.0, []) == []
 
 
-def test_site_codes_group_locations_to_a_hundredth_of_a_degree() -> None:
-    codes = domain.site_code(np.array([65.581, 65.584, 65.586]), np.array([22.151, 22.149, 22.15]))
+def test_site_codes_group_locations_to_a_tenth_of_a_degree() -> None:
+    codes = domain.site_code(np.array([65.56, 65.64, 65.66]), np.array([22.13, 22.07, 22.12]))
 
     assert codes[0] == codes[1] != codes[2]
     lat, lon = domain.site_location(codes)
-    assert lat.tolist() == [65.58, 65.58, 65.59]
-    assert lon.tolist() == [22.15, 22.15, 22.15]
+    assert lat.tolist() == [65.6, 65.6, 65.7]
+    assert lon.tolist() == [22.1, 22.1, 22.1]
 
 
 def test_assign_sites_points_members_at_site_and_tower() -> None:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from services.common.contracts import ProsumerPush, ProsumerPushAnswer
-from services.prosumer.repository import COLLECTION
+from services.common.storage.columns import load_columns
+from services.prosumer.repository import STATE
 from services.prosumer.schemas import MemberCreate
 from tests.prosumer.fakes import (
     CELL_URLS,
@@ -208,16 +209,16 @@ async def test_one_push_per_cell_and_one_weather_request_per_tick(prosumer: Harn
 
 
 async def test_nearby_members_share_one_weather_site(prosumer: Harness) -> None:
-    await prosumer.create(lat=65.581, lon=22.151)
-    await prosumer.create(lat=65.583, lon=22.149)
-    await prosumer.create(lat=65.70, lon=22.15)
+    await prosumer.create(lat=65.581, lon=22.121)
+    await prosumer.create(lat=65.619, lon=22.139)
+    await prosumer.create(lat=65.70, lon=22.12)
 
     await prosumer.tick()
 
     locations = prosumer.peers.weather.requests[-1].locations
     assert sorted((location.lat, location.lon) for location in locations) == [
-        (65.58, 22.15),
-        (65.7, 22.15),
+        (65.6, 22.1),
+        (65.7, 22.1),
     ]
 
 
@@ -230,8 +231,8 @@ async def test_the_push_names_the_partition_and_carries_every_member(prosumer: H
     push: ProsumerPush = prosumer.peers.cell.pushes[-1]
     assert push.source == "default"
     assert push.time == prosumer.clock.now()
-    assert [state.id for state in push.members] == ["a", "b"]
-    assert push.members[1].capacity_kwh == 0.0
+    assert push.members.id == ["a", "b"]
+    assert push.members.capacity_kwh[1] == 0.0
 
 
 async def test_a_tick_without_time_passing_does_nothing(prosumer: Harness) -> None:
@@ -291,9 +292,9 @@ async def test_the_tick_checkpoints_when_due(tmp_path: Path) -> None:
 
         await prosumer.tick()
 
-        stored = await prosumer.service.runtime.storage.get(COLLECTION, "house")
-        assert stored is not None
-        assert stored["batteries"][0]["current"] == pytest.approx(
+        state = await load_columns(prosumer.service.runtime.storage, STATE, "default")
+        assert state["id"] == ["house"]
+        assert state["stored_kwh"][0] == pytest.approx(
             (await prosumer.member("house"))["stored_kwh"]
         )
 

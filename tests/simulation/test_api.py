@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.common.contracts import CellData
+from services.common.contracts import CellData, ProsumerState
 from services.physics.load import default_timefn
 from services.physics.plant import marginal_cost_sek_per_kwh
 from tests.simulation.conftest import (
@@ -398,6 +398,34 @@ async def test_push_naming_a_member_twice_is_refused(cell: Cell):
     push = make_push(make_prosumer_state(), make_prosumer_state())
 
     await assert_refused(cell, "POST", f"{PROSUMERS}/bulk", push)
+
+
+def as_columns(*states: dict[str, Any]) -> dict[str, list[Any]]:
+    rows = [ProsumerState.model_validate(state).model_dump() for state in states]
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+async def test_push_in_columns_is_read_like_a_push_of_rows(cell: Cell):
+    states = (make_prosumer_state(id="a"), make_prosumer_state(id="b", offered_kw=2.5))
+    push = {**make_push(), "members": as_columns(*states)}
+
+    response = await cell.client.post(f"{PROSUMERS}/bulk", json=push)
+
+    assert response.status_code == 200, response.text
+    prosumers = await cell.ok("GET", PROSUMERS)
+    assert [(p["id"], p["offered_kw"]) for p in prosumers] == [("a", 2.0), ("b", 2.5)]
+
+
+async def test_push_with_columns_of_unequal_length_is_refused(cell: Cell):
+    columns = as_columns(make_prosumer_state(id="a"), make_prosumer_state(id="b"))
+    columns["load_kw"] = columns["load_kw"][:1]
+
+    error = await assert_refused(
+        cell, "POST", f"{PROSUMERS}/bulk", {**make_push(), "members": columns}
+    )
+
+    assert "load_kw" in json.dumps(error["detail"])
+    assert await cell.ok("GET", PROSUMERS) == []
 
 
 async def test_push_without_members_is_refused(cell: Cell):

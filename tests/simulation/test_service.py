@@ -12,6 +12,7 @@ import pytest
 from services.common.contracts import CellData
 from services.common.settings import SimulationSettings
 from services.common.storage import open_sqlite
+from services.common.storage.columns import load_columns
 from services.physics import market
 from services.simulation import domain
 from services.simulation.repository import SimulationRepository
@@ -441,9 +442,9 @@ async def test_checkpoint_runs_every_checkpoint_seconds(tmp_path: Path):
         await cell.push_prosumers(make_prosumer_state())
         await cell.tick()
 
-        stored = await cell.app.state.runtime.storage.list("prosumers")
+        stored = await load_columns(cell.app.state.runtime.storage, "prosumers", "cell-a")
 
-    assert [doc["id"] for doc in stored] == ["p1"] and stored[0]["name"] == "cell-a"
+    assert stored["id"] == ["p1"] and stored["production_kw"] == [3.0]
 
 
 async def test_healthz_reports_the_cells_member_counts(cell: Cell):
