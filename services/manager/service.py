@@ -17,7 +17,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -207,6 +206,7 @@ class ManagerService:
             _, buffer_sold_kw = self._accepted_kw()
             self.plants.advance(dt_s, buffer_sold_kw)
             push = self._push(now)
+            self.runtime.metrics["push_bytes"] = len(push)
             await asyncio.gather(*(self._send(cell, push) for cell in self.cells))
             self.plants.flows.accepted_kw, _ = self._accepted_kw()
             event = PlantsEvent(time=now.isoformat(), plants=self.members())
@@ -239,8 +239,8 @@ class ManagerService:
                     buffer_kw[index] += accepted.buffer_kw
         return plant_kw, buffer_kw
 
-    def _push(self, now: datetime) -> dict[str, Any]:
-        """Every plant's state as one ``PlantPush`` body."""
+    def _push(self, now: datetime) -> bytes:
+        """Every plant's state as one ``PlantPush`` body, JSON encoded once for every cell."""
         plants, fleet, flows = self.plants, self.plants.fleet, self.plants.flows
         co2_kg_per_h = fleet.co2_kg_per_h()
         members = [
@@ -263,13 +263,16 @@ class ManagerService:
             for i, plant_id in enumerate(plants.ids)
         ]
         push = contracts.PlantPush(source=self.settings.name, time=now, members=members)
-        return push.model_dump(mode="json")
+        return push.model_dump_json().encode()
 
-    async def _send(self, cell: Cell, push: dict[str, Any]) -> None:
+    async def _send(self, cell: Cell, push: bytes) -> None:
         """One push to one cell; a failure is logged now and then and leaves no answer."""
         try:
             response = await self.runtime.http.post(
-                f"{cell.url}{PUSH_PATH}", json=push, timeout=self._push_timeout_s
+                f"{cell.url}{PUSH_PATH}",
+                content=push,
+                headers={"content-type": "application/json"},
+                timeout=self._push_timeout_s,
             )
             response.raise_for_status()
             answer = contracts.PlantPushAnswer.model_validate(response.json())

@@ -267,6 +267,7 @@ class ProsumerService:
         settle(flows, answer.sold_fraction, shed)
         roster.live = domain.Live.of(flows, wind_by_site[fleet.site])
         body = self._push_body(now, now_s, flows, offered_curtailed_kw)
+        self.runtime.metrics["push_bytes"] = len(body)
         self.broadcaster.publish(STREAM_EVENT, self.totals().model_dump(mode="json"))
         await self._push(body)
         if self._checkpoint_due.due():
