@@ -16,7 +16,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-NonNegative = Field(ge=0, allow_inf_nan=False)
+MAX_QUANTITY = 1e9
+"""Largest power (kW), energy (kWh), price or emission any service accepts: a terawatt is far
+above any grid and far below the floating-point overflow that sums of many such values risk."""
+
+NonNegative = Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)
+
+
+def quantity(description: str) -> Any:
+    """A non-negative, finite, bounded number field with a description."""
+    return Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False, description=description)
 
 
 class Wire(BaseModel):
@@ -65,11 +74,9 @@ class ProsumerState(Wire):
     load_kw: float = NonNegative
     battery_charge_kw: float = NonNegative
     battery_discharge_kw: float = NonNegative
-    offered_kw: float = Field(ge=0, allow_inf_nan=False, description="surplus offered to sell")
-    requested_kw: float = Field(ge=0, allow_inf_nan=False, description="deficit asked to buy")
-    curtailed_kw: float = Field(
-        ge=0, allow_inf_nan=False, description="surplus neither stored nor offered"
-    )
+    offered_kw: float = quantity("surplus offered to sell")
+    requested_kw: float = quantity("deficit asked to buy")
+    curtailed_kw: float = quantity("surplus neither stored nor offered")
     stored_kwh: float = NonNegative
     capacity_kwh: float = NonNegative
     status: bool = Field(description="turbines switched on")
@@ -80,7 +87,7 @@ class ProsumerState(Wire):
     lon: float | None = None
 
 
-Kw = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Kw = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 
 
 class ProsumerColumns(Wire):
@@ -168,11 +175,9 @@ class PlantState(Wire):
     ratio: float = Field(ge=0, le=1)
     production_kw: float = NonNegative
     max_production_kw: float = NonNegative
-    offered_kw: float = Field(ge=0, allow_inf_nan=False, description="production less buffer")
+    offered_kw: float = quantity("production less buffer")
     buffer_charge_kw: float = NonNegative
-    buffer_offer_kw: float = Field(
-        ge=0, allow_inf_nan=False, description="what the buffer can deliver now"
-    )
+    buffer_offer_kw: float = quantity("what the buffer can deliver now")
     buffer_stored_kwh: float = NonNegative
     buffer_capacity_kwh: float = NonNegative
     marginal_cost_sek_per_kwh: float = NonNegative
@@ -228,9 +233,7 @@ class CellData(Wire):
     battery_discharge_kw: float = NonNegative
     prosumer_load_kw: float = NonNegative
     consumer_demand_kw: float = NonNegative
-    market_demand_kw: float = Field(
-        ge=0, allow_inf_nan=False, description="what consumers and prosumers ask of the market"
-    )
+    market_demand_kw: float = quantity("what consumers and prosumers ask of the market")
     unserved_kw: float = NonNegative
     curtailed_kw: float = NonNegative
     co2_kg_per_h: float = NonNegative

@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field, model_validator
 from services.common.errors import InvalidInputError
 
 MAX_POINTS = 5_000
+MIN_STEP_S = 0.01
+"""Finest averaging step, s: below the shortest tick there is nothing to average."""
 
 
 class HistoryQuery(BaseModel):
@@ -19,7 +21,13 @@ class HistoryQuery(BaseModel):
 
     start: datetime | None = Field(default=None, alias="from")
     end: datetime | None = Field(default=None, alias="to")
-    step: float | None = Field(default=None, gt=0, le=366 * 86_400)
+    step: float | None = Field(
+        default=None,
+        ge=MIN_STEP_S,
+        le=366 * 86_400,
+        allow_inf_nan=False,
+        description="seconds per averaged point",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> HistoryQuery:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.common.contracts import PlantStateName, Source
+from services.common.contracts import MAX_QUANTITY, PlantStateName, Source
 
 MemberId = Annotated[
     str,
@@ -26,7 +26,7 @@ MemberId = Annotated[
         description="1-64 characters of A-Z a-z 0-9 _ . : -",
     ),
 ]
-NonNegative = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(strict=True, ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 Latitude = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
