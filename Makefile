@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run simulate test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps
+	$(BIN)/gridmarket up
+
+simulate: $(VENV)/.run-deps
 	$(BIN)/gridmarket simulate --hours 24 --prosumers 1000 --consumers 200 --plants 1 \
 		--seed 7 --out run.csv --plot run.png
 
@@ -32,6 +35,7 @@ test: lint
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/tick.py
+	$(BIN)/python bench/suite.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
