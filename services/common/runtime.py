@@ -11,10 +11,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import httpx
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 
 from services.common.clock import Clock, SimClock
 from services.common.settings import ServiceSettings
@@ -24,6 +24,14 @@ from services.common.ticker import TickLoop
 log = logging.getLogger(__name__)
 
 ReadyCheck = Callable[[], Awaitable[None]]
+
+
+class Ticking(Protocol):
+    """A service with one tick and a close that writes its last checkpoint."""
+
+    async def tick(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class Every:
@@ -118,6 +126,23 @@ async def service_runtime(
             await runtime.loop.stop()
         await http.aclose()
         await storage.close()
+
+
+@asynccontextmanager
+async def ticking(app: FastAPI, runtime: ServiceRuntime, service: Ticking) -> AsyncIterator[None]:
+    """Serve ``service`` on ``app`` with its tick loop running.
+
+    On exit the loop stops before ``service.close()``, so the last checkpoint
+    holds the final state.
+    """
+    app.state.runtime = runtime
+    app.state.service = service
+    loop = runtime.start_loop(service.tick)
+    try:
+        yield
+    finally:
+        await loop.stop()
+        await service.close()
 
 
 def get_runtime(request: Request) -> ServiceRuntime:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_service_app
 from services.common.clock import Clock
-from services.common.runtime import service_runtime
+from services.common.runtime import service_runtime, ticking
 from services.common.settings import ManagerSettings
 from services.manager import api
 from services.manager.service import ManagerService
@@ -25,16 +25,8 @@ def create_app(settings: ManagerSettings | None = None, *, clock: Clock | None =
             service = await ManagerService.open(runtime, settings)
             for url in settings.simulation_urls:
                 runtime.require_peer(f"simulation {url}", url)
-            app.state.runtime = runtime
-            app.state.service = service
-            runtime.start_loop(service.tick)
-            try:
+            async with ticking(app, runtime, service):
                 yield
-            finally:
-                # Stop ticking before the last checkpoint, so it holds the final state.
-                if runtime.loop is not None:
-                    await runtime.loop.stop()
-                await service.close()
 
     app = create_service_app(
         title="gridmarket manager",

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_service_app
 from services.common.clock import Clock
-from services.common.runtime import service_runtime
+from services.common.runtime import service_runtime, ticking
 from services.common.settings import MarketSettings
 from services.common.sse import Broadcaster
 from services.market import api
@@ -32,16 +32,11 @@ def create_app(settings: MarketSettings | None = None, *, clock: Clock | None = 
                 poll_timeout_s=settings.poll_timeout_seconds,
             )
             await service.load()
-            app.state.runtime = runtime
-            app.state.service = service
-            loop = runtime.start_loop(service.tick)
             try:
-                yield
+                async with ticking(app, runtime, service):
+                    yield
             finally:
                 broadcaster.close()
-                # Stop ticking before the last flush so no point is left behind.
-                await loop.stop()
-                await service.close()
 
     app = create_service_app(
         title="Market",

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_service_app
 from services.common.clock import Clock
-from services.common.runtime import service_runtime
+from services.common.runtime import service_runtime, ticking
 from services.common.settings import ProsumerSettings
 from services.prosumer.api import router
 from services.prosumer.service import ProsumerService
@@ -27,16 +27,8 @@ def create_app(settings: ProsumerSettings | None = None, *, clock: Clock | None 
             runtime.require_peer("weather", settings.weather_url)
             for url in settings.simulation_urls:
                 runtime.require_peer(f"simulation {url}", url)
-            app.state.runtime = runtime
-            app.state.service = service
-            runtime.start_loop(service.tick)
-            try:
+            async with ticking(app, runtime, service):
                 yield
-            finally:
-                # Stop ticking before the last checkpoint so it saves the final state.
-                if runtime.loop is not None:
-                    await runtime.loop.stop()
-                await service.shutdown()
 
     app = create_service_app(
         title="Prosumer service",

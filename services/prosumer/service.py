@@ -138,7 +138,7 @@ class ProsumerService:
         self._reset([member for member, _ in loaded], [stored for _, stored in loaded])
         log.info("loaded %d prosumers", len(self.ids))
 
-    async def shutdown(self) -> None:
+    async def close(self) -> None:
         """Save every member's state and end the streams."""
         try:
             await self.checkpoint()

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_service_app
 from services.common.clock import Clock
-from services.common.runtime import service_runtime
+from services.common.runtime import service_runtime, ticking
 from services.common.settings import SimulationSettings
 from services.simulation.api import router
 from services.simulation.repository import SimulationRepository
@@ -42,14 +42,8 @@ def create_app(
             repository = SimulationRepository(runtime.storage, settings.name)
             service = SimulationService(settings, runtime, repository)
             await service.load()
-            app.state.runtime = runtime
-            app.state.service = service
-            loop = runtime.start_loop(service.tick)
-            try:
+            async with ticking(app, runtime, service):
                 yield
-            finally:
-                await loop.stop()
-                await service.close()
 
     app = create_service_app(
         title="gridmarket simulation",
