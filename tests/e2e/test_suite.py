@@ -208,3 +208,27 @@ def test_the_market_marks_a_silent_cell_stale_and_recovers_when_it_returns(suite
     suite.start("simulation-2")
     eventually(lambda: not get(http, f"{market}/api/price")["stale"])
     assert get(http, f"{market}/api/members/{second}")["stale"] is False
+
+
+@pytest.mark.parametrize(
+    ("label", "path", "event"),
+    [
+        ("simulation", "/api/stream", "totals"),
+        ("market", "/api/stream", "price"),
+        ("prosumer", "/api/stream?id=house-1", "prosumers"),
+        ("manager", "/api/stream", "plants"),
+    ],
+)
+def test_streams_send_an_event_every_tick(suite, label, path, event):
+    events = []
+    with (
+        httpx.Client(timeout=5.0) as client,
+        client.stream("GET", f"{suite.url(label)}{path}") as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                events.append(line.removeprefix("event:").strip())
+            if len(events) == 4:
+                break
+    assert events == [event] * 4

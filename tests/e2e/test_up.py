@@ -1,0 +1,84 @@
+"""``gridmarket up``: the suite from one command, seeded, and gone on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.up import DEFAULT_PORTS
+from tests.e2e.harness import eventually, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_up_starts_seeds_and_stops_every_service(tmp_path: Path) -> None:
+    # A free block of six ports above the defaults.
+    offset = free_port() - min(DEFAULT_PORTS.values()) - 10
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "up",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--port-offset",
+            str(offset),
+            "--tick",
+            "0.5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        output = b""
+        deadline = time.monotonic() + 60
+        while b"Ctrl-C stops every service" not in output and time.monotonic() < deadline:
+            assert process.stdout is not None
+            output += process.stdout.readline()
+            assert process.poll() is None, output.decode()
+        text = output.decode()
+        assert "demo scenario seeded" in text
+        for service, port in DEFAULT_PORTS.items():
+            assert f"{service}" in text and f":{port + offset}" in text
+
+        prosumer = f"http://127.0.0.1:{DEFAULT_PORTS['prosumer'] + offset}"
+        market = f"http://127.0.0.1:{DEFAULT_PORTS['market'] + offset}"
+        assert len(httpx.get(f"{prosumer}/api/members").json()) == 25
+        eventually(lambda: httpx.get(f"{market}/api/price").json()["cells"] == 1)
+        children = children_of(process.pid)
+        assert len(children) == 6
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    assert not [pid for pid in children if alive(pid)]
