@@ -53,8 +53,10 @@ from services.common.contracts import (
     PlantAcceptance,
     PlantPush,
     PlantPushAnswer,
+    PlantState,
     ProsumerPush,
     ProsumerPushAnswer,
+    ProsumerState,
     SupplyTier,
     WeatherReading,
 )
@@ -101,36 +103,11 @@ MAX_PENDING_POINTS = 100_000
 
 _PUSHED_IDS: TypeAdapter[list[str]] = TypeAdapter(list[MemberId])
 
-PUSHED_PROSUMER_FIELDS = (
-    "production_kw",
-    "load_kw",
-    "battery_charge_kw",
-    "battery_discharge_kw",
-    "offered_kw",
-    "requested_kw",
-    "curtailed_kw",
-    "stored_kwh",
-    "capacity_kwh",
-    "status",
-    "broken",
-    "sell_blocked",
-    "source",
+PUSHED_PROSUMER_FIELDS = tuple(
+    name for name in ProsumerState.model_fields if name not in ("id", "lat", "lon")
 )
-PUSHED_PLANT_FIELDS = (
-    "state",
-    "status",
-    "ratio",
-    "production_kw",
-    "max_production_kw",
-    "offered_kw",
-    "buffer_charge_kw",
-    "buffer_offer_kw",
-    "buffer_stored_kwh",
-    "buffer_capacity_kwh",
-    "marginal_cost_sek_per_kwh",
-    "co2_kg_per_h",
-    "co2_total_kg",
-)
+"""The pushed prosumer fields stored as they come (ids and locations are handled apart)."""
+PUSHED_PLANT_FIELDS = tuple(name for name in PlantState.model_fields if name != "id")
 
 
 @dataclasses.dataclass(frozen=True)
