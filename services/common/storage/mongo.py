@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 from pymongo import ASCENDING, AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from services.common.errors import ConflictError, UnavailableError
 from services.common.storage.port import (
@@ -24,6 +25,24 @@ from services.common.storage.port import (
 
 # Port names start with a letter, so this prefix cannot meet a document collection.
 _SERIES_PREFIX = "_series_"
+
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+
+
+def _unavailable_when_unreachable(
+    method: Callable[_Params, Coroutine[Any, Any, _Result]],
+) -> Callable[_Params, Coroutine[Any, Any, _Result]]:
+    """Report a lost server as UnavailableError (503), not as an unexpected failure."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
+        try:
+            return await method(*args, **kwargs)
+        except ConnectionFailure as exc:
+            raise UnavailableError(f"mongodb unavailable: {type(exc).__name__}") from exc
+
+    return wrapper
 
 
 class MongoStorage:
@@ -52,10 +71,12 @@ class MongoStorage:
     def database_name(self) -> str:
         return self._db.name
 
+    @_unavailable_when_unreachable
     async def get(self, collection: str, id: str) -> Document | None:
         raw = await self._documents(collection).find_one({"_id": id})
         return _from_mongo(raw) if raw is not None else None
 
+    @_unavailable_when_unreachable
     async def list(
         self, collection: str, where: Mapping[str, Any] | None = None
     ) -> builtins.list[Document]:
@@ -66,6 +87,7 @@ class MongoStorage:
         raws = await self._documents(collection).find(query).sort("_id", ASCENDING).to_list(None)
         return [_from_mongo(raw) for raw in raws]
 
+    @_unavailable_when_unreachable
     async def insert(self, collection: str, doc: Mapping[str, Any]) -> None:
         body = _to_mongo(doc)
         try:
@@ -76,6 +98,7 @@ class MongoStorage:
     async def upsert(self, collection: str, doc: Mapping[str, Any]) -> None:
         await self.upsert_many(collection, [doc])
 
+    @_unavailable_when_unreachable
     async def upsert_many(self, collection: str, docs: Sequence[Mapping[str, Any]]) -> int:
         documents = self._documents(collection)
         bodies = [_to_mongo(doc) for doc in docs]
@@ -88,10 +111,12 @@ class MongoStorage:
         )
         return len(bodies)
 
+    @_unavailable_when_unreachable
     async def delete(self, collection: str, id: str) -> bool:
         result = await self._documents(collection).delete_one({"_id": id})
         return result.deleted_count > 0
 
+    @_unavailable_when_unreachable
     async def append(self, series: str, points: Sequence[tuple[float, Mapping[str, Any]]]) -> None:
         collection = self._series(series)
         rows = [{"t": t, "v": values} for t, values in check_points(points)]
@@ -102,6 +127,7 @@ class MongoStorage:
             self._indexed_series.add(series)
         await collection.insert_many(rows)
 
+    @_unavailable_when_unreachable
     async def range(
         self,
         series: str,
