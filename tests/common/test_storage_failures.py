@@ -24,3 +24,17 @@ async def test_an_unreachable_mongodb_is_unavailable_not_an_internal_error():
             await storage.ping()
     finally:
         await storage.close()
+
+
+async def test_a_sqlite_file_that_cannot_be_written_is_unavailable(tmp_path):
+    from services.common.storage import open_sqlite
+
+    storage = await open_sqlite(tmp_path / "gone.sqlite3")
+    try:
+        await storage.upsert("members", {"id": "a"})
+        await storage._db.execute("PRAGMA query_only = ON")  # as a read-only or full disk would
+        with pytest.raises(UnavailableError):
+            await storage.upsert("members", {"id": "b"})
+        assert (await storage.get("members", "a")) == {"id": "a"}
+    finally:
+        await storage.close()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import builtins
-import functools
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -21,28 +20,13 @@ from services.common.storage.port import (
     check_name,
     check_points,
     document_id,
+    unavailable_on,
 )
 
 # Port names start with a letter, so this prefix cannot meet a document collection.
 _SERIES_PREFIX = "_series_"
 
-_Params = ParamSpec("_Params")
-_Result = TypeVar("_Result")
-
-
-def _unavailable_when_unreachable(
-    method: Callable[_Params, Coroutine[Any, Any, _Result]],
-) -> Callable[_Params, Coroutine[Any, Any, _Result]]:
-    """Report a lost server as UnavailableError (503), not as an unexpected failure."""
-
-    @functools.wraps(method)
-    async def wrapper(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
-        try:
-            return await method(*args, **kwargs)
-        except ConnectionFailure as exc:
-            raise UnavailableError(f"mongodb unavailable: {type(exc).__name__}") from exc
-
-    return wrapper
+_unavailable_when_unreachable = unavailable_on(ConnectionFailure, backend="mongodb")
 
 
 class MongoStorage:

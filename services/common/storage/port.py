@@ -8,12 +8,13 @@ rules below so that code written against SQLite behaves the same on MongoDB.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeAlias
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, ParamSpec, Protocol, TypeAlias, TypeVar
 
-from services.common.errors import InvalidInputError
+from services.common.errors import InvalidInputError, UnavailableError
 
 Document: TypeAlias = dict[str, Any]
 Point: TypeAlias = tuple[float, dict[str, Any]]
@@ -25,6 +26,32 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 FilterValue: TypeAlias = str | int | float | bool | None
+
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+_Method: TypeAlias = Callable[_Params, Coroutine[Any, Any, _Result]]
+
+
+def unavailable_on(
+    *errors: type[BaseException], backend: str
+) -> Callable[[_Method[_Params, _Result]], _Method[_Params, _Result]]:
+    """Decorate adapter methods so that ``errors`` (a lost or locked backend) become a 503.
+
+    Such failures say nothing about the request; callers get UnavailableError,
+    which the error handler renders as 503, instead of an unexpected 500.
+    """
+
+    def decorate(method: _Method[_Params, _Result]) -> _Method[_Params, _Result]:
+        @functools.wraps(method)
+        async def wrapper(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
+            try:
+                return await method(*args, **kwargs)
+            except errors as exc:
+                raise UnavailableError(f"{backend} unavailable: {type(exc).__name__}") from exc
+
+        return wrapper
+
+    return decorate
 
 
 class Storage(Protocol):

@@ -23,7 +23,11 @@ from services.common.storage.port import (
     check_name,
     check_points,
     document_id,
+    unavailable_on,
 )
+
+# A locked, full or vanished database file says nothing about the request.
+_unavailable_when_failing = unavailable_on(sqlite3.OperationalError, backend="sqlite")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -72,6 +76,7 @@ class SqliteStorage:
             raise
         return cls(db)
 
+    @_unavailable_when_failing
     async def get(self, collection: str, id: str) -> Document | None:
         rows = await self._fetch(
             "SELECT body FROM documents WHERE collection = ? AND id = ?",
@@ -79,6 +84,7 @@ class SqliteStorage:
         )
         return json.loads(rows[0][0]) if rows else None
 
+    @_unavailable_when_failing
     async def list(
         self, collection: str, where: Mapping[str, Any] | None = None
     ) -> builtins.list[Document]:
@@ -92,6 +98,7 @@ class SqliteStorage:
         rows = await self._fetch(" ".join(sql), params)
         return [json.loads(body) for (body,) in rows]
 
+    @_unavailable_when_failing
     async def insert(self, collection: str, doc: Mapping[str, Any]) -> None:
         row = (check_name(collection), document_id(doc), _encode(doc))
         try:
@@ -105,6 +112,7 @@ class SqliteStorage:
     async def upsert(self, collection: str, doc: Mapping[str, Any]) -> None:
         await self.upsert_many(collection, [doc])
 
+    @_unavailable_when_failing
     async def upsert_many(self, collection: str, docs: Sequence[Mapping[str, Any]]) -> int:
         check_name(collection)
         # Encode everything first so a bad document fails before any write.
@@ -114,6 +122,7 @@ class SqliteStorage:
                 await db.executemany(_UPSERT, rows)
         return len(rows)
 
+    @_unavailable_when_failing
     async def delete(self, collection: str, id: str) -> bool:
         async with self._transaction() as db:
             cursor = await db.execute(
@@ -122,6 +131,7 @@ class SqliteStorage:
             )
         return cursor.rowcount > 0
 
+    @_unavailable_when_failing
     async def append(self, series: str, points: Sequence[tuple[float, Mapping[str, Any]]]) -> None:
         check_name(series)
         rows = [(series, t, _encode(values)) for t, values in check_points(points)]
@@ -129,6 +139,7 @@ class SqliteStorage:
             async with self._transaction() as db:
                 await db.executemany("INSERT INTO series (series, t, body) VALUES (?, ?, ?)", rows)
 
+    @_unavailable_when_failing
     async def range(
         self,
         series: str,
