@@ -8,7 +8,7 @@ knows about HTTP exceptions.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -32,11 +32,16 @@ class AppError(Exception):
 
     status_code = 400
     kind = "bad_request"
+    default_headers: ClassVar[dict[str, str]] = {}
+    """Response headers every error of this kind carries."""
 
-    def __init__(self, message: str, *, detail: Any = None) -> None:
+    def __init__(
+        self, message: str, *, detail: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+        self.headers = {**self.default_headers, **(headers or {})}
 
     def body(self) -> dict[str, Any]:
         return {
@@ -50,6 +55,7 @@ class UnauthorizedError(AppError):
 
     status_code = 401
     kind = "unauthorized"
+    default_headers = {"WWW-Authenticate": "Bearer"}
 
 
 class ForbiddenError(AppError):
@@ -101,7 +107,7 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return JSONResponse(exc.body(), status_code=exc.status_code)
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers or None)
 
 
 async def _request_validation(_: Request, exc: Exception) -> JSONResponse:

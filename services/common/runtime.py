@@ -17,6 +17,7 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 
 from services.common.clock import Clock, SimClock
+from services.common.security import TokenVerifier
 from services.common.settings import ServiceSettings
 from services.common.storage import Storage, open_storage
 from services.common.ticker import TickLoop
@@ -68,6 +69,8 @@ class ServiceRuntime:
         self.ready_checks: dict[str, ReadyCheck] = {"storage": storage.ping}
         self.metrics: dict[str, float] = {}
         """Figures a service reports about its own work (e.g. last push size), in /healthz."""
+        self.verifier: TokenVerifier | None = None
+        """Checks callers' bearer tokens (``PrincipalDep``); fetches the issuer's keys lazily."""
 
     def start_loop(self, tick: Callable[[], Awaitable[None]]) -> TickLoop:
         """Start the service's one tick loop at ``settings.tick_seconds``."""
@@ -119,6 +122,7 @@ async def service_runtime(
     http = make_http_client()
     clock = clock or SimClock(settings.speed, settings.timezone, settings.start)
     runtime = ServiceRuntime(settings, storage, http, clock)
+    runtime.verifier = TokenVerifier(http, settings.issuer_url, settings.audience)
     try:
         yield runtime
     finally:

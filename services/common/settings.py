@@ -11,14 +11,55 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.common.security import derive_client_secret
+
 DEFAULT_SECRET = "change-me"
+DASHBOARD_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
+"""Where the dashboard is served in development: the browser origins the APIs answer."""
 
 
 def _aliases(prefix: str, field: str, *plain: str) -> AliasChoices:
     return AliasChoices(f"{prefix}{field}".upper(), *plain)
+
+
+URLList = Annotated[list[str], NoDecode]
+
+
+def _url_list(value: Any) -> Any:
+    """A list of URLs from JSON or from a comma-separated string; trailing slashes dropped."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            value = json.loads(text)
+        else:
+            value = [part for part in (p.strip() for p in text.split(",")) if part]
+    if isinstance(value, list):
+        return [str(url).rstrip("/") for url in value]
+    return value
+
+
+def _without_trailing_slash(url: str) -> str:
+    return url.rstrip("/")
+
+
+def _development_client_secret(fields: dict[str, Any]) -> SecretStr:
+    # ``fields`` holds the fields validated so far: secret_key and client_id come first.
+    # If one of them failed validation, the error is already reported; any value will do.
+    secret_key = fields.get("secret_key", SecretStr(DEFAULT_SECRET)).get_secret_value()
+    return SecretStr(derive_client_secret(secret_key, fields.get("client_id", "")))
 
 
 class ServiceSettings(BaseSettings):
@@ -36,6 +77,8 @@ class ServiceSettings(BaseSettings):
         "tick_seconds": "GRIDMARKET_TICK_SECONDS",
         "checkpoint_seconds": "GRIDMARKET_CHECKPOINT_SECONDS",
         "seed": "GRIDMARKET_SEED",
+        "issuer_url": "GRIDMARKET_ISSUER_URL",
+        "cors_origins": "GRIDMARKET_CORS_ORIGINS",
     }
     """Fields also read from one suite-wide variable when their prefixed one is unset."""
 
@@ -62,6 +105,27 @@ class ServiceSettings(BaseSettings):
         default=10.0, gt=0, description="wall seconds between checkpoints of dynamic state"
     )
     seed: int = Field(default=7, ge=0, description="seed of the service's random numbers")
+    issuer_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="the OpenID Connect issuer (the auth service's external base URL)",
+    )
+    audience: str = Field(default="gridmarket", description="the 'aud' every API token carries")
+    cors_origins: URLList = Field(
+        default_factory=lambda: list(DASHBOARD_ORIGINS),
+        description="browser origins allowed to call the API (the dashboard)",
+    )
+    client_id: str = Field(
+        default="service",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="this service's own client at the issuer; the service name by default",
+    )
+    client_secret: SecretStr = Field(
+        default_factory=_development_client_secret,
+        description="this service's client secret; derived from secret_key in development",
+    )
+
+    _issuer_url = field_validator("issuer_url", mode="after")(_without_trailing_slash)
+    _cors_origins = field_validator("cors_origins", mode="before")(_url_list)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -76,6 +140,7 @@ class ServiceSettings(BaseSettings):
         )
         for field, plain in cls.shared_env.items():
             cls.model_fields[field].validation_alias = _aliases(prefix, field, plain)
+        cls.model_fields["client_id"].default = cls.service_name
         cls.model_rebuild(force=True)
 
     @model_validator(mode="after")
@@ -85,6 +150,11 @@ class ServiceSettings(BaseSettings):
                 raise ValueError(
                     f"{self.service_name}: secret_key must be set in production "
                     "(the default is public)"
+                )
+            if "client_secret" not in self.model_fields_set:
+                raise ValueError(
+                    f"{self.service_name}: client_secret must be set in production "
+                    "(the development default is derived from secret_key)"
                 )
         return self
 
@@ -99,31 +169,134 @@ class ServiceSettings(BaseSettings):
         return self.data_dir / f"{self.service_name}-{self.name}.sqlite3"
 
 
-URLList = Annotated[list[str], NoDecode]
+LATITUDE = Field(default=65.584, ge=-90, le=90, description="latitude, degrees north")
+LONGITUDE = Field(default=22.154, ge=-180, le=180, description="longitude, degrees east")
 
 
-def _url_list(value: Any) -> Any:
-    """A list of URLs from JSON or from a comma-separated string; trailing slashes dropped."""
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+SCOPE_PATTERN = r"^[\x21\x23-\x5b\x5d-\x7e]+$"
+PRODUCTION_MIN_CLIENT_SECRET = 16
+PRODUCTION_MIN_HASH_MEMORY_KIB = 19_456
+PRODUCTION_MIN_HASH_TIME_COST = 2
+"""OWASP's floor for Argon2id: 19 MiB and two passes."""
+
+
+class ServiceClientConfig(BaseModel):
+    """A service that gets tokens with the client_credentials grant."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secret: SecretStr = Field(min_length=1)
+    scopes: list[Annotated[str, Field(pattern=SCOPE_PATTERN)]] = Field(default_factory=list)
+
+
+DEVELOPMENT_SERVICE_SCOPES = {
+    "prosumer": ["grid.push"],
+    "manager": ["grid.push"],
+    "market": ["grid.poll"],
+    "admin": ["admin"],
+}
+"""Service clients when ``service_clients`` is unset (development only)."""
+
+
+def _uri_list(value: Any) -> Any:
+    """A list of URIs from JSON or a comma-separated string, kept exactly as written."""
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
             import json
 
-            value = json.loads(text)
-        else:
-            value = [part for part in (p.strip() for p in text.split(",")) if part]
-    if isinstance(value, list):
-        return [str(url).rstrip("/") for url in value]
+            return json.loads(text)
+        return [part for part in (p.strip() for p in text.split(",")) if part]
     return value
 
 
-LATITUDE = Field(default=65.584, ge=-90, le=90, description="latitude, degrees north")
-LONGITUDE = Field(default=22.154, ge=-180, le=180, description="longitude, degrees east")
-
-
 class AuthSettings(ServiceSettings):
+    """The issuer: its clients, token lifetimes, login throttling and password hashing."""
+
     service_name: ClassVar[str] = "auth"
     default_port: ClassVar[int] = 8001
+
+    redirect_uris: URLList = Field(
+        default_factory=lambda: [f"{origin}/callback" for origin in DASHBOARD_ORIGINS],
+        description="where the dashboard (public client) may receive codes; matched exactly",
+    )
+    post_logout_redirect_uris: URLList = Field(
+        default_factory=lambda: [f"{origin}/" for origin in DASHBOARD_ORIGINS],
+        description="where /logout may send the browser afterwards; matched exactly",
+    )
+    service_clients: dict[str, ServiceClientConfig] | None = Field(
+        default=None,
+        description="client_credentials clients, JSON {id: {secret, scopes}}; unset: "
+        "development defaults with secrets derived from secret_key (refused in production)",
+    )
+    access_token_seconds: int = Field(default=600, ge=60, le=3600)
+    refresh_token_seconds: int = Field(default=14 * 86_400, ge=3600, le=90 * 86_400)
+    authorization_code_seconds: int = Field(default=60, ge=10, le=600)
+    session_seconds: int = Field(
+        default=12 * 3600, ge=300, le=30 * 86_400, description="login cookie lifetime"
+    )
+    login_max_failures: int = Field(default=5, ge=1, description="per account, in the window")
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, description="per client address, in the window"
+    )
+    login_window_seconds: float = Field(default=300.0, gt=0)
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=65_536, ge=8, le=4_194_304)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=64)
+
+    _uris = field_validator("redirect_uris", "post_logout_redirect_uris", mode="before")(_uri_list)
+
+    @field_validator("service_clients")
+    @classmethod
+    def _client_ids(
+        cls, value: dict[str, ServiceClientConfig] | None
+    ) -> dict[str, ServiceClientConfig] | None:
+        import re
+
+        for client_id in value or {}:
+            if not re.fullmatch(CLIENT_ID_PATTERN, client_id):
+                raise ValueError(f"invalid client id {client_id!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_weak_identity_in_production(self) -> AuthSettings:
+        if self.password_hash_memory_kib < 8 * self.password_hash_parallelism:
+            raise ValueError("password_hash_memory_kib must be at least 8 x parallelism")
+        if self.environment != "production":
+            return self
+        if self.service_clients is None:
+            raise ValueError(
+                "auth: service_clients must be set in production "
+                "(the development clients' secrets are derived from secret_key)"
+            )
+        for client_id, client in self.service_clients.items():
+            if len(client.secret.get_secret_value()) < PRODUCTION_MIN_CLIENT_SECRET:
+                raise ValueError(
+                    f"auth: the secret of client {client_id!r} needs at least "
+                    f"{PRODUCTION_MIN_CLIENT_SECRET} characters in production"
+                )
+        if (
+            self.password_hash_memory_kib < PRODUCTION_MIN_HASH_MEMORY_KIB
+            or self.password_hash_time_cost < PRODUCTION_MIN_HASH_TIME_COST
+        ):
+            raise ValueError(
+                "auth: password hashing below Argon2id's recommended floor "
+                f"({PRODUCTION_MIN_HASH_MEMORY_KIB} KiB, {PRODUCTION_MIN_HASH_TIME_COST} passes)"
+            )
+        return self
+
+    def service_client_configs(self) -> dict[str, ServiceClientConfig]:
+        """The configured service clients, or the development ones."""
+        if self.service_clients is not None:
+            return dict(self.service_clients)
+        secret_key = self.secret_key.get_secret_value()
+        return {
+            client_id: ServiceClientConfig(
+                secret=SecretStr(derive_client_secret(secret_key, client_id)), scopes=scopes
+            )
+            for client_id, scopes in DEVELOPMENT_SERVICE_SCOPES.items()
+        }
 
 
 class ManagerSettings(ServiceSettings):

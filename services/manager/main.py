@@ -33,6 +33,7 @@ def create_app(settings: ManagerSettings | None = None, *, clock: Clock | None =
         description="Coal power plants: start-up, ramping, buffer battery, carbon emission.",
         lifespan=lifespan,
         routers=[api.router],
+        settings=settings,
     )
     app.state.settings = settings
     return app

@@ -44,6 +44,7 @@ def create_app(settings: MarketSettings | None = None, *, clock: Clock | None = 
         "demand in merit order, and publishes the price in force (SEK/kWh).",
         lifespan=lifespan,
         routers=[api.members, api.price],
+        settings=settings,
     )
     app.state.settings = settings
     return app

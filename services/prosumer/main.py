@@ -36,6 +36,7 @@ def create_app(settings: ProsumerSettings | None = None, *, clock: Clock | None 
         "controls, sell blocks and live values, pushed to the simulation cells each tick.",
         lifespan=lifespan,
         routers=[router],
+        settings=settings,
     )
     app.state.settings = settings
     return app

@@ -50,6 +50,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         routers=[router],
+        settings=settings,
     )
     app.state.settings = settings
     return app

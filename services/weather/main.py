@@ -50,6 +50,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         routers=[api.router, api.legacy_router],
+        settings=settings,
     )
     app.state.settings = settings
     return app

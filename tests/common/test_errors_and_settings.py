@@ -99,6 +99,7 @@ def test_production_mode_refuses_the_default_secret(monkeypatch):
     with pytest.raises(ValidationError, match="secret_key must be set"):
         ManagerSettings()
     monkeypatch.setenv("MANAGER_SECRET_KEY", "a-real-secret-from-the-vault")
+    monkeypatch.setenv("MANAGER_CLIENT_SECRET", "registered-at-the-issuer")
     assert ManagerSettings().environment == "production"
 
 
