@@ -1,4 +1,4 @@
-"""The auth service: user profiles and the privileges they carry."""
+"""The auth service: the suite's OpenID Connect issuer, user accounts and profiles."""
 
 from __future__ import annotations
 
@@ -7,20 +7,34 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.auth import api
-from services.auth.repository import ProfileRepository
-from services.auth.service import ProfileService
+from services.auth import api, oidc
+from services.auth.issuer import Issuer, OAuthError
+from services.auth.repository import (
+    AccountRepository,
+    GrantRepository,
+    KeyRepository,
+    ProfileRepository,
+)
+from services.auth.service import AccountService, AuthService, ProfileService
 from services.common.app import create_service_app
 from services.common.clock import Clock, SimClock
 from services.common.runtime import service_runtime
 from services.common.settings import AuthSettings
 
+DESCRIPTION = (
+    "The suite's OpenID Connect issuer: accounts (username + Argon2id password), sign-in "
+    "with the code flow and PKCE, ES256 access and ID tokens, rotating refresh tokens, "
+    "client credentials for services, and the user profiles whose privileges the tokens "
+    "carry. Discovery at `/.well-known/openid-configuration`."
+)
+
 
 def create_app(settings: AuthSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The auth app; settings from the environment (``AUTH_*``) when not given.
 
-    Logins happen in real time, not simulated time: without a ``clock`` the
-    service uses the wall clock whatever the suite's speed.
+    Logins and tokens run on real time, not simulated time: without a ``clock``
+    the service uses the wall clock whatever the suite's speed. Tests pass a
+    ``FakeClock`` to move time (token expiry, login throttling) by hand.
     """
     settings = settings or AuthSettings()
 
@@ -28,19 +42,36 @@ def create_app(settings: AuthSettings | None = None, *, clock: Clock | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         wall_clock = clock or SimClock(1.0, settings.timezone)
         async with service_runtime(settings, clock=wall_clock) as runtime:
-            app.state.runtime = runtime
-            app.state.service = ProfileService(
-                ProfileRepository(runtime.storage, settings.name), now=runtime.clock.now
+            storage, partition = runtime.storage, settings.name
+            profile_repository = ProfileRepository(storage, partition)
+            issuer = Issuer(
+                settings,
+                runtime.clock,
+                GrantRepository(storage, partition),
+                KeyRepository(storage, partition),
+                profile_repository,
             )
-            # No tick loop: profiles change only on request.
+            await issuer.start()
+            profiles = ProfileService(profile_repository, now=runtime.clock.now)
+            accounts = AccountService(
+                settings,
+                runtime.clock,
+                AccountRepository(storage, partition),
+                profiles,
+                issuer,
+            )
+            app.state.runtime = runtime
+            app.state.service = AuthService(profiles=profiles, accounts=accounts, issuer=issuer)
+            # No tick loop: everything here happens on request.
             yield
 
     app = create_service_app(
         title="Auth",
-        description="User profiles: who a user is and which plants, prosumers and consumers "
-        "they may see or control. Tokens will be required in a later version.",
+        description=DESCRIPTION,
         lifespan=lifespan,
-        routers=[api.login, api.profiles],
+        routers=[oidc.discovery, oidc.pages, api.login, api.account, api.profiles, api.keys],
+        settings=settings,
     )
+    app.add_exception_handler(OAuthError, oidc.oauth_error)
     app.state.settings = settings
     return app

@@ -1,20 +1,97 @@
-"""Use cases of the auth service: read, create, replace and delete user profiles.
+"""Use cases of the auth service: profiles, accounts, passwords and sign-in.
 
-Tokens come later: then ``GET /api/login`` will take the caller from a verified
-token's subject instead of from the request, and a login will be recorded in
-``last_login``. Today a caller only claims an identity, so reading a profile
-records nothing.
+A profile says what a user may do; an account says how they prove who they
+are. Registering makes both, with the same subject (the profile's clientid,
+the tokens' ``sub``). Tokens are the issuer's business (``issuer.py``); this
+module asks it to revoke them when a password changes or an account goes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
+from uuid import uuid4
 
-from services.auth.repository import ProfileRepository
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from services.auth.domain import (
+    INVALID_CREDENTIALS,
+    Account,
+    LoginThrottle,
+    password_problem,
+    username_key,
+)
+from services.auth.issuer import Issuer
+from services.auth.repository import AccountRepository, ProfileRepository
 from services.auth.schemas import ProfileCreate, ProfilePublic, ProfileUpdate
-from services.common.errors import InvalidInputError, NotFoundError
+from services.common.clock import Clock
+from services.common.errors import (
+    AppError,
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+)
+from services.common.settings import AuthSettings
+
+
+class InvalidCredentialsError(AppError):
+    """A wrong password, or an unknown user: the same answer for both."""
+
+    status_code = 401
+    kind = "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__(INVALID_CREDENTIALS)
+
+
+class TooManyAttemptsError(AppError):
+    """Too many failed logins for an account or from an address; try again later."""
+
+    status_code = 429
+    kind = "too_many_requests"
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+        super().__init__(
+            f"too many failed attempts; try again in {self.retry_after_s} s",
+            headers={"Retry-After": str(self.retry_after_s)},
+        )
+
+
+class Passwords:
+    """Argon2id hashing, off the event loop (each hash takes tens of milliseconds)."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=settings.password_hash_time_cost,
+            memory_cost=settings.password_hash_memory_kib,
+            parallelism=settings.password_hash_parallelism,
+        )
+        self._unknown_user_hash: str | None = None
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches; with no hash (unknown user) it takes as long and fails."""
+        if password_hash is None:
+            if self._unknown_user_hash is None:
+                self._unknown_user_hash = await self.hash(uuid4().hex)
+            password_hash = self._unknown_user_hash
+            password = ""  # never matches a random hash
+        try:
+            return await asyncio.to_thread(self._hasher.verify, password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """True when the hash was made with other parameters than today's settings."""
+        return self._hasher.check_needs_rehash(password_hash)
 
 
 class ProfileService:
@@ -29,6 +106,9 @@ class ProfileService:
         if profile is None:
             raise NotFoundError(f"no profile {clientid!r}")
         return profile
+
+    async def find(self, clientid: str) -> ProfilePublic | None:
+        return await self.repository.get(clientid)
 
     async def list_profiles(self) -> list[ProfilePublic]:
         return await self.repository.list_all()
@@ -59,8 +139,140 @@ class ProfileService:
             await self.repository.replace(profile)
         return profile
 
+    async def touch(self, clientid: str) -> None:
+        """Record a login now."""
+        async with self._writes:
+            profile = await self.repository.get(clientid)
+            if profile is not None:
+                await self.repository.replace(
+                    profile.model_copy(update={"last_login": self._now()})
+                )
+
     async def delete(self, clientid: str) -> ProfilePublic:
         async with self._writes:
             profile = await self.get(clientid)
             await self.repository.delete(clientid)
         return profile
+
+
+class AccountService:
+    """Registration, sign-in with throttling, password change, deletion."""
+
+    def __init__(
+        self,
+        settings: AuthSettings,
+        clock: Clock,
+        accounts: AccountRepository,
+        profiles: ProfileService,
+        issuer: Issuer,
+    ) -> None:
+        self._clock = clock
+        self._accounts = accounts
+        self._profiles = profiles
+        self._issuer = issuer
+        self.passwords = Passwords(settings)
+
+        def now() -> float:
+            return clock.now().timestamp()
+
+        window = settings.login_window_seconds
+        self.account_throttle = LoginThrottle(settings.login_max_failures, window, now)
+        self.address_throttle = LoginThrottle(settings.login_max_failures_per_address, window, now)
+
+    async def register(self, username: str, password: str) -> ProfilePublic:
+        """A new account and its profile, without privileges; 409 if the name is taken."""
+        problem = password_problem(password, username)
+        if problem:
+            raise InvalidInputError(problem, detail=[{"field": "password", "message": problem}])
+        key = username_key(username)
+        if await self._accounts.find(key) is not None:
+            raise ConflictError(f"the username {username!r} is taken")
+        now = self._clock.now()
+        account = Account(
+            subject=uuid4().hex,
+            username=username,
+            password_hash=await self.passwords.hash(password),
+            created_at=now.timestamp(),
+        )
+        await self._accounts.insert(account, key)
+        profile = ProfilePublic(
+            username=username,
+            clientid=account.subject,
+            managers=[],
+            prosumers=[],
+            consumers=[],
+            last_login=now,
+        )
+        try:
+            await self._profiles.repository.insert(profile)
+        except BaseException:
+            await self._accounts.delete(account, key)
+            raise
+        return profile
+
+    async def authenticate(self, username: str, password: str, address: str) -> Account:
+        """The account these credentials open; refused alike for a wrong name or password.
+
+        ``TooManyAttemptsError`` while the account or the address has failed too
+        often; nothing is checked then, so guessing cannot go on.
+        """
+        key = username_key(username)
+        self._check_throttle(key, address)
+        account = await self._accounts.find(key)
+        matches = await self.passwords.verify(account.password_hash if account else None, password)
+        if account is None or not matches:
+            self.account_throttle.failed(key)
+            self.address_throttle.failed(address)
+            raise InvalidCredentialsError()
+        self.account_throttle.succeeded(key)
+        if self.passwords.needs_rehash(account.password_hash):
+            account = replace(account, password_hash=await self.passwords.hash(password))
+            await self._accounts.replace(account)
+        await self._profiles.touch(account.subject)
+        return account
+
+    def _check_throttle(self, key: str, address: str) -> None:
+        wait_s = max(
+            self.account_throttle.retry_after(key), self.address_throttle.retry_after(address)
+        )
+        if wait_s > 0:
+            raise TooManyAttemptsError(wait_s)
+
+    async def change_password(
+        self, subject: str, old_password: str, new_password: str, address: str
+    ) -> None:
+        """A new password; every refresh token and login session of the account ends."""
+        account = await self._accounts.get(subject)
+        if account is None:
+            raise NotFoundError("this token's user has no account")
+        key = username_key(account.username)
+        self._check_throttle(key, address)
+        if not await self.passwords.verify(account.password_hash, old_password):
+            self.account_throttle.failed(key)
+            self.address_throttle.failed(address)
+            raise ForbiddenError("the current password is wrong")
+        problem = password_problem(new_password, account.username)
+        if problem is None and new_password == old_password:
+            problem = "the new password is the current one"
+        if problem:
+            raise InvalidInputError(problem, detail=[{"field": "new_password", "message": problem}])
+        new_hash = await self.passwords.hash(new_password)
+        await self._accounts.replace(replace(account, password_hash=new_hash))
+        await self._issuer.revoke_subject(subject)
+
+    async def delete_user(self, subject: str) -> ProfilePublic:
+        """Delete a user: account, profile, sessions and refresh tokens; 404 without a profile."""
+        account = await self._accounts.get(subject)
+        if account is not None:
+            await self._accounts.delete(account, username_key(account.username))
+        await self._issuer.revoke_subject(subject)
+        return await self._profiles.delete(subject)
+
+
+@dataclass(frozen=True)
+class AuthService:
+    """Everything the routes use, as ``app.state.service``."""
+
+    profiles: ProfileService
+    accounts: AccountService
+    issuer: Issuer
