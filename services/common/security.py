@@ -95,8 +95,8 @@ class Principal:
 
     @property
     def is_manager(self) -> bool:
-        """A user with a privilege over any manager: may act on every prosumer."""
-        return bool(self.managers)
+        """A grid manager: holds a privilege over a plant, or is an administrator client."""
+        return bool(self.managers) or ADMIN_SCOPE in self.scopes
 
 
 class _IssuerError(Exception):
@@ -344,6 +344,14 @@ OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
 """The caller if a token was sent (401 if it is not valid), else None."""
 
 
+ADMIN_SCOPE = "admin"
+"""Administrator clients (``gridmarket up`` seeding, operators): everything a manager may do."""
+PUSH_SCOPE = "grid.push"
+"""Services that push member state to simulation cells."""
+POLL_SCOPE = "grid.poll"
+"""Services that read cells' member data."""
+
+
 def require_scope(principal: Principal, scope: str) -> None:
     """403 unless the token was granted ``scope``."""
     if scope not in principal.scopes:
@@ -357,6 +365,18 @@ def require_manager(principal: Principal) -> None:
     """403 unless the caller is a manager (holds a privilege over a plant)."""
     if not principal.is_manager:
         raise ForbiddenError("only a manager may do this")
+
+
+def require_manager_or_scope(principal: Principal, scope: str) -> None:
+    """403 unless the caller is a manager or a service granted ``scope``."""
+    if not principal.is_manager and scope not in principal.scopes:
+        raise ForbiddenError(f"only a manager or a service with the scope '{scope}' may do this")
+
+
+def require_plant_access(principal: Principal, plant_id: str) -> None:
+    """403 unless the caller holds a privilege over ``plant_id`` (or is an administrator)."""
+    if plant_id not in principal.managers and ADMIN_SCOPE not in principal.scopes:
+        raise ForbiddenError(f"no privilege over plant '{plant_id}'")
 
 
 def require_prosumer_access(principal: Principal, prosumer_id: str) -> None:

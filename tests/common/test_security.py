@@ -526,3 +526,62 @@ async def test_the_runtime_carries_a_verifier_of_the_configured_issuer(tmp_path)
             "http://id.test",
             "grid",
         )
+
+
+def test_an_administrator_client_counts_as_a_manager_of_everything():
+    from services.common.security import (
+        Principal,
+        require_manager,
+        require_manager_or_scope,
+        require_plant_access,
+        require_prosumer_access,
+    )
+
+    admin = Principal(
+        subject="admin",
+        client_id="admin",
+        scopes=frozenset({"admin"}),
+        prosumers=frozenset(),
+        managers=frozenset(),
+        is_service=True,
+    )
+    require_manager(admin)
+    require_plant_access(admin, "coal-1")
+    require_prosumer_access(admin, "house-01")
+    require_manager_or_scope(admin, "grid.push")
+
+
+def test_a_plant_privilege_covers_that_plant_only():
+    from services.common.errors import ForbiddenError
+    from services.common.security import Principal, require_plant_access
+
+    manager = Principal(
+        subject="m",
+        client_id="dash",
+        scopes=frozenset(),
+        prosumers=frozenset(),
+        managers=frozenset({"coal-1"}),
+        is_service=False,
+    )
+    require_plant_access(manager, "coal-1")
+    with pytest.raises(ForbiddenError):
+        require_plant_access(manager, "coal-2")
+
+
+def test_a_pushing_service_may_do_what_its_scope_allows_and_nothing_else():
+    from services.common.errors import ForbiddenError
+    from services.common.security import Principal, require_manager, require_manager_or_scope
+
+    pusher = Principal(
+        subject="prosumer",
+        client_id="prosumer",
+        scopes=frozenset({"grid.push"}),
+        prosumers=frozenset(),
+        managers=frozenset(),
+        is_service=True,
+    )
+    require_manager_or_scope(pusher, "grid.push")
+    with pytest.raises(ForbiddenError):
+        require_manager_or_scope(pusher, "grid.poll")
+    with pytest.raises(ForbiddenError):
+        require_manager(pusher)
