@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from services.up import demo_scenario, spawn, stop, wait_healthy
+from services.common.settings import DEFAULT_SECRET
+from services.up import admin_token, demo_scenario, spawn, stop, wait_healthy
 
 SERVICES = ("weather", "simulation", "market", "manager", "prosumer", "auth")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -55,6 +56,8 @@ def seed(urls: dict[str, str], prosumers: int, consumers: int) -> None:
     rng = random.Random(11)
     template = demo_scenario(rng)
     with httpx.Client(timeout=120.0) as client:
+        token = admin_token(client, urls["auth"], DEFAULT_SECRET)
+        client.headers["Authorization"] = f"Bearer {token}"
         client.post(
             f"{urls['market']}/api/members", json={"destination": urls["simulation"]}
         ).raise_for_status()
@@ -100,6 +103,7 @@ def main() -> None:
             env[f"{service.upper()}_PORT"] = str(port)
         env.update(
             GRIDMARKET_DATA_DIR=data_dir,
+            GRIDMARKET_ISSUER_URL=urls["auth"],
             GRIDMARKET_TICK_SECONDS="1",
             PROSUMER_WEATHER_URL=urls["weather"],
             SIMULATION_WEATHER_URL=urls["weather"],

@@ -23,6 +23,8 @@ from typing import Any
 
 import httpx
 
+from services.common.security import ADMIN_SCOPE, derive_client_secret
+from services.common.settings import AuthSettings
 from services.serve import SERVICES
 
 DEFAULT_PORTS = {
@@ -99,6 +101,7 @@ def child_environment(suite: Suite, args: argparse.Namespace) -> dict[str, str]:
         {
             "GRIDMARKET_DATA_DIR": str(args.data_dir.resolve()),
             "GRIDMARKET_SPEED": str(args.speed),
+            "GRIDMARKET_ISSUER_URL": suite.url("auth"),
             "GRIDMARKET_TICK_SECONDS": str(args.tick),
             "PROSUMER_WEATHER_URL": suite.url("weather"),
             "SIMULATION_WEATHER_URL": suite.url("weather"),
@@ -203,9 +206,48 @@ def demo_scenario(rng: random.Random) -> dict[str, list[dict[str, Any]]]:
     return {"prosumers": prosumers, "consumers": consumers, "plants": plants}
 
 
-def seed(suite: Suite) -> bool:
-    """Create what the demo scenario lacks (cell, plant, clusters, prosumers); True if any."""
+def admin_token(client: httpx.Client, auth_url: str, secret_key: str) -> str:
+    """A client-credentials token of the development ``admin`` client (a manager of everything)."""
+    response = client.post(
+        f"{auth_url}/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "admin",
+            "client_secret": derive_client_secret(secret_key, "admin"),
+            "scope": ADMIN_SCOPE,
+        },
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    managers: tuple[str, ...] = ()
+    prosumers: tuple[str, ...] = ()
+
+
+def demo_accounts(secret_key: str) -> list[DemoAccount]:
+    """One manager and two prosumers with their own houses; passwords derived from the key."""
+
+    def password(username: str) -> str:
+        return derive_client_secret(secret_key, f"demo account {username}")[:20]
+
+    return [
+        DemoAccount("manager", password("manager"), managers=("coal-1",)),
+        DemoAccount("alice", password("alice"), prosumers=("house-01",)),
+        DemoAccount("bob", password("bob"), prosumers=("house-02",)),
+    ]
+
+
+def seed(suite: Suite, secret_key: str) -> bool:
+    """Create what the demo lacks (cell, plant, clusters, prosumers, accounts); True if any."""
     with httpx.Client(timeout=10.0) as client:
+        token = admin_token(client, suite.url("auth"), secret_key)
+        client.headers["Authorization"] = f"Bearer {token}"
         market_cells = client.get(f"{suite.url('market')}/api/members").json()
         if not any(cell.get("destination") == suite.url("simulation") for cell in market_cells):
             client.post(
@@ -230,7 +272,29 @@ def seed(suite: Suite) -> bool:
             if not existing:
                 client.post(f"{suite.url(service)}{path}", json={"body": items}).raise_for_status()
                 seeded = True
+        for account in demo_accounts(secret_key):
+            seeded |= _seed_account(client, suite.url("auth"), account)
     return seeded
+
+
+def _seed_account(client: httpx.Client, auth_url: str, account: DemoAccount) -> bool:
+    registered = client.post(
+        f"{auth_url}/api/register",
+        json={"username": account.username, "password": account.password},
+    )
+    if registered.status_code == 409:
+        return False
+    registered.raise_for_status()
+    clientid = registered.json()["clientid"]
+    client.put(
+        f"{auth_url}/api/profiles/{clientid}",
+        json={
+            "username": account.username,
+            "managers": [{"level": 2, "id": plant} for plant in account.managers],
+            "prosumers": [{"level": 1, "id": house} for house in account.prosumers],
+        },
+    ).raise_for_status()
+    return True
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -253,8 +317,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         start(suite, child_environment(suite, args))
-        seeded = False if args.no_seed else seed(suite)
-        print_summary(suite, seeded, args.data_dir)
+        auth = AuthSettings()
+        secret_key = auth.secret_key.get_secret_value()
+        seeded = False if args.no_seed else seed(suite, secret_key)
+        show_accounts = auth.environment == "development" and not args.no_seed
+        accounts = demo_accounts(secret_key) if show_accounts else []
+        print_summary(suite, seeded, args.data_dir, accounts)
         while not stopping:
             for service, process in suite.processes.items():
                 if process.poll() is not None:
@@ -270,10 +338,16 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         stop(suite.processes)
 
 
-def print_summary(suite: Suite, seeded: bool, data_dir: Path) -> None:
+def print_summary(suite: Suite, seeded: bool, data_dir: Path, accounts: list[DemoAccount]) -> None:
     note = "; demo scenario seeded" if seeded else ""
     print(f"\ngridmarket is up (data in {data_dir}){note}\n")
     for service in SERVICES:
         url = suite.url(service)
         print(f"  {service:<11} {url:<24} docs: {url}/docs")
+    if accounts:  # development mode only
+        print("\nDemo accounts (development mode only):")
+        for account in accounts:
+            role = "manager of" if account.managers else "prosumer of"
+            owns = ", ".join(account.managers or account.prosumers)
+            print(f"  {account.username:<8} password {account.password}   {role} {owns}")
     print("\nCtrl-C stops every service.", flush=True)

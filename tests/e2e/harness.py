@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from services.up import spawn, stop, wait_healthy
+from services.common.settings import DEFAULT_SECRET
+from services.up import admin_token, spawn, stop, wait_healthy
 
 T = TypeVar("T")
 
@@ -38,10 +39,21 @@ class Processes:
         return f"http://127.0.0.1:{self.ports[label]}"
 
     def add(self, label: str, service: str, **env: str) -> None:
-        """Plan a process; its port is fixed now so peers can be told where it is."""
+        """Plan a process; its port is fixed now so peers can be told where it is.
+
+        The process labelled ``auth`` is every process's token issuer.
+        """
         self.ports[label] = free_port()
         self.services[label] = service
         self.env[label] = {f"{service.upper()}_PORT": str(self.ports[label]), **env}
+        if label == "auth":
+            self.base_env["GRIDMARKET_ISSUER_URL"] = self.url("auth")
+
+    def admin_headers(self) -> dict[str, str]:
+        """An Authorization header with the development administrator's token."""
+        with httpx.Client(timeout=5.0) as client:
+            token = admin_token(client, self.url("auth"), DEFAULT_SECRET)
+        return {"Authorization": f"Bearer {token}"}
 
     def start(self, *labels: str) -> None:
         for label in labels or tuple(self.services):

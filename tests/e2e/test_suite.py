@@ -55,9 +55,19 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
 
 
 @pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5.0) as client:
+def http(suite: Processes) -> Iterator[httpx.Client]:
+    """A client acting as the development administrator (a manager of everything)."""
+    with httpx.Client(timeout=5.0, headers=suite.admin_headers()) as client:
         yield client
+
+
+def test_nothing_changes_without_a_token(suite, http):
+    anonymous = httpx.post(
+        f"{suite.url('prosumer')}/api/members", json={"turbines": [3], "batteries": []}
+    )
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert get(http, f"{suite.url('prosumer')}/api/members") == []
 
 
 def get(http: httpx.Client, url: str) -> Any:

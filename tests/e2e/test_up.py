@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.up import DEFAULT_PORTS
+from services.common.settings import DEFAULT_SECRET
+from services.up import DEFAULT_PORTS, admin_token
 from tests.e2e.harness import eventually, free_port
 
 pytestmark = pytest.mark.slow
@@ -73,7 +74,12 @@ def test_up_starts_seeds_and_stops_every_service(tmp_path: Path) -> None:
 
         prosumer = f"http://127.0.0.1:{DEFAULT_PORTS['prosumer'] + offset}"
         market = f"http://127.0.0.1:{DEFAULT_PORTS['market'] + offset}"
-        assert len(httpx.get(f"{prosumer}/api/members").json()) == 25
+        auth = f"http://127.0.0.1:{DEFAULT_PORTS['auth'] + offset}"
+        with httpx.Client() as client:
+            token = admin_token(client, auth, DEFAULT_SECRET)
+        members = httpx.get(f"{prosumer}/api/members", headers={"Authorization": f"Bearer {token}"})
+        assert len(members.json()) == 25
+        assert "Demo accounts (development mode only)" in text and "alice" in text
         eventually(lambda: httpx.get(f"{market}/api/price").json()["cells"] == 1)
         children = children_of(process.pid)
         assert len(children) == 6
