@@ -417,6 +417,7 @@ class ServiceTokenClient:
         self._token: str | None = None
         self._refresh_at = 0.0
         self._lock = asyncio.Lock()
+        self._failing = False
 
     @classmethod
     def for_service(
@@ -446,8 +447,14 @@ class ServiceTokenClient:
             try:
                 token, expires_in_s = await self._request_token()
             except _IssuerError as exc:
-                log.warning("token for %s: %s", self.client_id, exc)
+                # Callers retry every tick: say so once per outage, not once per tick.
+                if not self._failing:
+                    log.warning("token for %s: %s", self.client_id, exc)
+                self._failing = True
                 raise UnavailableError("no access token from the identity issuer") from None
+            if self._failing:
+                log.info("token for %s: the identity issuer answers again", self.client_id)
+            self._failing = False
             self._token = token
             # Half the lifetime for short-lived tokens, so they are not refetched on every call.
             self._refresh_at = (

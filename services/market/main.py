@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 from services.common.clock import Clock
 from services.common.runtime import service_runtime, ticking
+from services.common.security import POLL_SCOPE, ServiceTokenClient
 from services.common.settings import MarketSettings
 from services.common.sse import Broadcaster
 from services.market import api
@@ -29,6 +30,7 @@ def create_app(settings: MarketSettings | None = None, *, clock: Clock | None = 
                 runtime,
                 MarketRepository(runtime.storage, settings.name),
                 broadcaster,
+                ServiceTokenClient.for_service(runtime.http, settings, [POLL_SCOPE]),
                 poll_timeout_s=settings.poll_timeout_seconds,
             )
             await service.load()

@@ -1,9 +1,9 @@
 """The market's use cases: register cells, poll them every tick, price the whole market.
 
-One tick polls every cell's ``GET /api/data`` at once, clears the pooled
-supply and demand, records the price and publishes it. Routes answer from the
-last tick, so a slow cell never slows a request down (the original polled on
-every request and never answered).
+One tick polls every cell's ``GET /api/data`` at once, with the market's own
+``grid.poll`` access token, clears the pooled supply and demand, records the
+price and publishes it. Routes answer from the last tick, so a slow cell never
+slows a request down (the original polled on every request and never answered).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import httpx
 from pydantic import ValidationError
 
 from services.common.contracts import CellData
-from services.common.errors import ConflictError, InvalidInputError, NotFoundError
+from services.common.errors import ConflictError, InvalidInputError, NotFoundError, UnavailableError
 from services.common.history import HistoryQuery, downsample
 from services.common.runtime import Every, ServiceRuntime
+from services.common.security import ServiceTokenClient
 from services.common.sse import Broadcaster
 from services.market.domain import Cell, CellStatus, MarketClearing, clear_cells
 from services.market.repository import MarketRepository
@@ -46,6 +47,8 @@ class PollFailure:
     """Why a poll got no usable answer."""
 
     reason: str
+    unauthorized: bool = False
+    """The cell refused the market's token (HTTP 401)."""
 
 
 class MarketService:
@@ -56,10 +59,13 @@ class MarketService:
         runtime: ServiceRuntime,
         repository: MarketRepository,
         broadcaster: Broadcaster,
+        tokens: ServiceTokenClient,
         *,
         poll_timeout_s: float,
     ) -> None:
         self.runtime = runtime
+        self.tokens = tokens
+        """The market's client-credentials token (scope grid.poll) for its polls."""
         self.poll_timeout_s = poll_timeout_s
         self.repository = repository
         self.broadcaster = broadcaster
@@ -219,18 +225,21 @@ class MarketService:
 
     # -- the tick ------------------------------------------------------------------------------
 
-    async def _poll(self, cell: Cell) -> CellData | PollFailure:
+    async def _poll(self, cell: Cell, headers: dict[str, str]) -> CellData | PollFailure:
         timeout_s = self.poll_timeout_s
         try:
             # The overall deadline covers a peer that accepts but trickles its answer.
             async with asyncio.timeout(timeout_s):
-                response = await self.runtime.http.get(cell.data_url, timeout=timeout_s)
+                response = await self.runtime.http.get(
+                    cell.data_url, headers=headers, timeout=timeout_s
+                )
             response.raise_for_status()
             return CellData.model_validate_json(response.content)
         except TimeoutError:
             return PollFailure(f"no answer within {timeout_s} s")
         except httpx.HTTPStatusError as exc:
-            return PollFailure(f"answered HTTP {exc.response.status_code}")
+            status_code = exc.response.status_code
+            return PollFailure(f"answered HTTP {status_code}", unauthorized=status_code == 401)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return PollFailure(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         except ValidationError as exc:
@@ -255,11 +264,26 @@ class MarketService:
                 kept,
             )
 
+    async def _poll_all(self, statuses: Sequence[CellStatus]) -> list[CellData | PollFailure]:
+        """Every cell's answer, polled at once with the market's token."""
+        if not statuses:
+            return []
+        try:
+            headers = await self.tokens.headers()
+        except UnavailableError:
+            # Logged per cell like any failed poll; the next tick asks the issuer again.
+            return [PollFailure("no access token from the identity issuer")] * len(statuses)
+        outcomes = await asyncio.gather(*(self._poll(s.cell, headers) for s in statuses))
+        if any(isinstance(o, PollFailure) and o.unauthorized for o in outcomes):
+            # Expired or issued under keys a cell no longer trusts: get a new one next tick.
+            self.tokens.invalidate()
+        return list(outcomes)
+
     async def tick(self) -> None:
         """Poll every cell at once, clear the pooled market, record and publish the price."""
         now = self.runtime.clock.now()
         statuses = list(self._cells.values())
-        outcomes = await asyncio.gather(*(self._poll(status.cell) for status in statuses))
+        outcomes = await self._poll_all(statuses)
         for status, outcome in zip(statuses, outcomes, strict=True):
             # A cell deleted while the polls were out is not brought back.
             if self._cells.get(status.cell.id) is status:

@@ -1,4 +1,8 @@
-"""A simulation cell on a fake clock and a fake wall clock, with a fake weather peer."""
+"""A simulation cell on a fake clock and a fake wall clock, with a fake weather peer.
+
+The cell trusts a fake identity issuer; its test client calls with a manager's
+token unless a request says otherwise, and pushes go with a ``grid.push`` token.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,11 @@ import pytest
 from fastapi import FastAPI
 
 from services.common.clock import FakeClock
+from services.common.security import PUSH_SCOPE
 from services.common.settings import SimulationSettings
 from services.simulation.main import create_app
 from services.simulation.service import SimulationService
+from tests.common.fake_issuer import FakeIssuer
 from tests.conftest import serving
 
 START = datetime(2026, 1, 15, 18, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
@@ -87,6 +93,24 @@ def make_plant_state(**overrides: Any) -> dict[str, Any]:
     }
 
 
+def make_legacy_prosumer(**overrides: Any) -> dict[str, Any]:
+    """The original's prosumer registration: production, battery capacity and charge."""
+    return {
+        "id": "p1",
+        "totalProduction": 4.0,
+        "totalCapacity": 10.0,
+        "currentCapacity": 2.5,
+        "name": "prosumers-a",
+        "status": True,
+        **overrides,
+    }
+
+
+def make_legacy_manager(**overrides: Any) -> dict[str, Any]:
+    """The original's manager registration, with its misspelt maximum."""
+    return {"id": "m1", "current": 50.0, "maxProduciton": 100.0, "status": True, **overrides}
+
+
 def make_push(*members: dict[str, Any], source: str = "prosumers-a") -> dict[str, Any]:
     return {"source": source, "time": START.isoformat(), "members": members}
 
@@ -137,6 +161,27 @@ class Cell:
     clock: FakeClock
     wall: FakeWall
     weather: FakeWeather
+    issuer: FakeIssuer
+
+    @property
+    def manager_token(self) -> str:
+        """A grid manager's token (a privilege over a plant): the client's default."""
+        return self.issuer.user_token("boss", managers=["coal-1"])
+
+    @property
+    def push_token(self) -> str:
+        """A prosumer or manager service's token, granted grid.push."""
+        return self.issuer.service_token("prosumer", scopes=[PUSH_SCOPE])
+
+    async def request_as(
+        self, token: str | None, method: str, path: str, body: Any = None
+    ) -> httpx.Response:
+        """A request with ``token`` as the bearer token, or with no Authorization if None."""
+        request = self.client.build_request(method, path, json=body)
+        del request.headers["Authorization"]
+        if token is not None:
+            request.headers["Authorization"] = f"Bearer {token}"
+        return await self.client.send(request)
 
     @property
     def service(self) -> SimulationService:
@@ -152,9 +197,17 @@ class Cell:
     async def data(self) -> dict[str, Any]:
         return await self.ok("GET", "/api/data")
 
-    async def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-        """Send a request that must succeed with ``status``; its JSON answer."""
-        response = await self.client.request(method, path, json=body)
+    async def ok(
+        self, method: str, path: str, body: Any = None, status: int = 200, token: str | None = None
+    ) -> Any:
+        """Send a request that must succeed with ``status``; its JSON answer.
+
+        It goes with ``token``, or the client's manager token when None.
+        """
+        if token is None:
+            response = await self.client.request(method, path, json=body)
+        else:
+            response = await self.request_as(token, method, path, body)
         assert response.status_code == status, response.text
         return response.json()
 
@@ -166,13 +219,16 @@ class Cell:
 
     async def push_prosumers(self, *states: dict[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = await self.ok(
-            "POST", "/api/members/prosumers/bulk", make_push(*states)
+            "POST", "/api/members/prosumers/bulk", make_push(*states), token=self.push_token
         )
         return answer
 
     async def push_plants(self, *states: dict[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = await self.ok(
-            "POST", "/api/members/managers/bulk", make_push(*states, source="managers-a")
+            "POST",
+            "/api/members/managers/bulk",
+            make_push(*states, source="managers-a"),
+            token=self.push_token,
         )
         return answer
 
@@ -187,11 +243,13 @@ async def running_cell(
     """A cell app with its lifespan run, its weather peer faked and its wall time fixed."""
     clock = clock or FakeClock(START)
     wall, weather = wall or FakeWall(), weather or FakeWeather()
+    issuer = FakeIssuer()
     app = create_app(settings, clock=clock)
     async with serving(app) as client:
         runtime = app.state.runtime
         await runtime.http.aclose()
         runtime.http = httpx.AsyncClient(transport=httpx.MockTransport(weather.handle))
+        runtime.verifier = issuer.verifier()
         app.state.service.wall_time = wall
         # The loop ticks once as it starts; wait for that tick so that it cannot run in the
         # middle of a test's own ticks.
@@ -199,7 +257,9 @@ async def running_cell(
             while not runtime.loop.stats.ticks:
                 await asyncio.sleep(0.001)
         assert runtime.loop.stats.ticks == 1
-        yield Cell(app, client, clock, wall, weather)
+        cell = Cell(app, client, clock, wall, weather, issuer)
+        client.headers["Authorization"] = f"Bearer {cell.manager_token}"
+        yield cell
 
 
 @pytest.fixture
@@ -208,8 +268,10 @@ async def cell(tmp_path: Path) -> AsyncIterator[Cell]:
         yield running
 
 
-async def first_event(app: FastAPI, path: str = "/api/stream", timeout_s: float = 5.0) -> dict:
-    """Open an event stream on ``app`` directly over ASGI and read its first event.
+async def first_event(
+    app: FastAPI, token: str, path: str = "/api/stream", timeout_s: float = 5.0
+) -> dict:
+    """Open an event stream on ``app`` directly over ASGI, with ``token``; read its first event.
 
     httpx's ASGI transport waits for the whole body, which an event stream never ends;
     talking ASGI here lets the test read one event and then disconnect.
@@ -243,7 +305,11 @@ async def first_event(app: FastAPI, path: str = "/api/stream", timeout_s: float 
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"host", b"test"), (b"accept", b"text/event-stream")],
+        "headers": [
+            (b"host", b"test"),
+            (b"accept", b"text/event-stream"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
         "server": ("test", 80),
         "client": ("127.0.0.1", 1234),
     }

@@ -13,6 +13,8 @@ from services.physics.plant import marginal_cost_sek_per_kwh
 from tests.simulation.conftest import (
     Cell,
     make_consumer,
+    make_legacy_manager,
+    make_legacy_prosumer,
     make_plant_state,
     make_prosumer_state,
     make_push,
@@ -23,28 +25,12 @@ PROSUMERS = "/api/members/prosumers"
 MANAGERS = "/api/members/managers"
 
 
-def make_legacy_prosumer(**overrides: Any) -> dict[str, Any]:
-    """The original's prosumer registration: production, battery capacity and charge."""
-    return {
-        "id": "p1",
-        "totalProduction": 4.0,
-        "totalCapacity": 10.0,
-        "currentCapacity": 2.5,
-        "name": "prosumers-a",
-        "status": True,
-        **overrides,
-    }
-
-
-def make_legacy_manager(**overrides: Any) -> dict[str, Any]:
-    """The original's manager registration, with its misspelt maximum."""
-    return {"id": "m1", "current": 50.0, "maxProduciton": 100.0, "status": True, **overrides}
-
-
 async def assert_refused(
     cell: Cell, method: str, path: str, body: Any, status: int = 422
 ) -> dict[str, Any]:
-    response = await cell.client.request(method, path, json=body)
+    """``body`` sent with the token the route wants (grid.push for pushes) is refused."""
+    token = cell.push_token if path.endswith("/bulk") else cell.manager_token
+    response = await cell.request_as(token, method, path, body)
     assert response.status_code == status, response.text
     error: dict[str, Any] = response.json()
     assert set(error) == {"error", "detail"}
@@ -409,7 +395,7 @@ async def test_push_in_columns_is_read_like_a_push_of_rows(cell: Cell):
     states = (make_prosumer_state(id="a"), make_prosumer_state(id="b", offered_kw=2.5))
     push = {**make_push(), "members": as_columns(*states)}
 
-    response = await cell.client.post(f"{PROSUMERS}/bulk", json=push)
+    response = await cell.request_as(cell.push_token, "POST", f"{PROSUMERS}/bulk", push)
 
     assert response.status_code == 200, response.text
     prosumers = await cell.ok("GET", PROSUMERS)

@@ -375,7 +375,7 @@ async def test_stream_yields_a_totals_event_with_the_cell_data(cell: Cell):
     await cell.push_plants(make_plant_state())
     data = await cell.tick()
 
-    event = await first_event(cell.app)
+    event = await first_event(cell.app, cell.manager_token)
 
     assert event["event"] == "totals"
     assert CellData.model_validate(event["data"]).model_dump(mode="json") == data
