@@ -2,10 +2,12 @@
 
 The tick (one loop for every plant): advance the plants by the simulated time
 since the last tick (``Plants.advance``); push every plant's state in one
-``PlantPush`` to each simulation cell at once; keep what each cell answers
-(``PlantPushAnswer.accepted``) for the next tick, whose buffer discharge is
-the buffer power the cells accepted; publish the plants on ``/api/stream``;
-now and then checkpoint the dynamic state in one bulk write.
+``PlantPush`` to each simulation cell at once, with the service's
+``grid.push`` token (a cell's 401 drops the token, so the next tick gets a new
+one); keep what each cell answers (``PlantPushAnswer.accepted``) for the next
+tick, whose buffer discharge is the buffer power the cells accepted; publish
+the plants on ``/api/stream``; now and then checkpoint the dynamic state in one
+bulk write.
 """
 
 from __future__ import annotations
@@ -23,8 +25,14 @@ import httpx
 import numpy as np
 
 from services.common import contracts
-from services.common.errors import ConflictError, InvalidInputError, NotFoundError
+from services.common.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    UnavailableError,
+)
 from services.common.runtime import Every, ServiceRuntime
+from services.common.security import PUSH_SCOPE, ServiceTokenClient
 from services.common.settings import ManagerSettings
 from services.common.sse import Broadcaster
 from services.manager.domain import (
@@ -112,6 +120,12 @@ class ManagerService:
         self._last_tick_at = runtime.clock.now()
         self._max_step_s = MAX_TICKS_PER_STEP * settings.tick_seconds * settings.speed
         self._push_timeout_s = min(settings.tick_seconds, PUSH_TIMEOUT_S)
+        self.push_tokens = ServiceTokenClient.for_service(runtime.http, settings, [PUSH_SCOPE])
+        """The service's own token for the cells (``grid.push``), fetched about every 10 min.
+
+        Its requests may wait longer than a push: a slow issuer (it hashes the
+        client secret) must not keep the service from ever getting a token.
+        """
 
     @classmethod
     async def open(cls, runtime: ServiceRuntime, settings: ManagerSettings) -> ManagerService:
@@ -207,7 +221,7 @@ class ManagerService:
             self.plants.advance(dt_s, buffer_sold_kw)
             push = self._push(now)
             self.runtime.metrics["push_bytes"] = len(push)
-            await asyncio.gather(*(self._send(cell, push) for cell in self.cells))
+            await self._push_to_cells(push)
             self.plants.flows.accepted_kw, _ = self._accepted_kw()
             event = PlantsEvent(time=now.isoformat(), plants=self.members())
             self.broadcaster.publish("plants", event.model_dump(mode="json"))
@@ -265,26 +279,39 @@ class ManagerService:
         push = contracts.PlantPush(source=self.settings.name, time=now, members=members)
         return push.model_dump_json().encode()
 
-    async def _send(self, cell: Cell, push: bytes) -> None:
+    async def _push_to_cells(self, push: bytes) -> None:
+        """The push to every cell at once; without a token, a failure at every cell."""
+        try:
+            token = await self.push_tokens.headers()
+        except UnavailableError as exc:
+            for cell in self.cells:
+                self._failed(cell, exc)
+            return
+        await asyncio.gather(*(self._send(cell, push, token) for cell in self.cells))
+
+    async def _send(self, cell: Cell, push: bytes, token: dict[str, str]) -> None:
         """One push to one cell; a failure is logged now and then and leaves no answer."""
         try:
             response = await self.runtime.http.post(
                 f"{cell.url}{PUSH_PATH}",
                 content=push,
-                headers={"content-type": "application/json"},
+                headers={"content-type": "application/json", **token},
                 timeout=self._push_timeout_s,
             )
+            if response.status_code == 401:
+                self.push_tokens.invalidate()  # the next tick pushes with a new token
             response.raise_for_status()
             answer = contracts.PlantPushAnswer.model_validate(response.json())
         except (httpx.HTTPError, ValueError) as exc:  # ValueError: bad JSON or bad answer
-            cell.answer = None
-            self._log_failure(cell, exc)
+            self._failed(cell, exc)
             return
         if cell.failures:
             log.info("simulation cell %s answers again (%d failures)", cell.url, cell.failures)
         cell.answer, cell.failures, cell.logged_at = answer, 0, -math.inf
 
-    def _log_failure(self, cell: Cell, exc: Exception) -> None:
+    def _failed(self, cell: Cell, exc: Exception) -> None:
+        """No answer from ``cell`` this tick; logged once a minute at most."""
+        cell.answer = None
         cell.failures += 1
         now = time.monotonic()
         if now - cell.logged_at >= LOG_FAILURES_EVERY_S:

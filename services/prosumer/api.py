@@ -1,4 +1,10 @@
-"""Prosumer routes: check the input, hand off to ``ProsumerService``."""
+"""Prosumer routes: check access and the input, hand off to ``ProsumerService``.
+
+Every route needs a bearer token. Managers may do everything; a household
+(a user whose token lists the prosumer id) may read its own member and read
+and change its own controls. Access is checked in route dependencies, which
+run before the body is validated, so a refused request changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,16 @@ from pydantic import BaseModel
 from services.common.compat import parse_many, parse_one
 from services.common.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    UnauthorizedError,
     error_responses,
+)
+from services.common.security import (
+    PrincipalDep,
+    require_manager,
+    require_prosumer_access,
 )
 from services.prosumer.schemas import (
     BlockRequest,
@@ -34,6 +47,21 @@ def get_service(request: Request) -> ProsumerService:
 
 
 ServiceDep = Annotated[ProsumerService, Depends(get_service)]
+
+
+async def manager_caller(principal: PrincipalDep) -> None:
+    """401 without a valid token; 403 unless the caller is a manager."""
+    require_manager(principal)
+
+
+async def prosumer_caller(member_id: str, principal: PrincipalDep) -> None:
+    """401 without a valid token; 403 unless the caller is a manager or this household."""
+    require_prosumer_access(principal, member_id)
+
+
+MANAGERS_ONLY = Depends(manager_caller)
+PROSUMER_ACCESS = Depends(prosumer_caller)
+ACCESS_ERRORS = (UnauthorizedError, ForbiddenError)
 
 router = APIRouter(tags=["prosumers"])
 
@@ -79,9 +107,14 @@ def _is_list(payload: Any) -> bool:
     return isinstance(payload, list)
 
 
-@router.get("/api/members", response_model=list[MemberPublic])
+@router.get(
+    "/api/members",
+    response_model=list[MemberPublic],
+    responses=error_responses(*ACCESS_ERRORS),
+    dependencies=[MANAGERS_ONLY],
+)
 async def list_members(service: ServiceDep) -> list[MemberPublic]:
-    """Every prosumer with its last tick's values; turbines are numbers (maximum power, kW)."""
+    """Every prosumer with its last tick's values (turbines: maximum power, kW). Managers only."""
     return service.list_members()
 
 
@@ -89,13 +122,14 @@ async def list_members(service: ServiceDep) -> list[MemberPublic]:
     "/api/members",
     status_code=201,
     response_model=MemberPublic | list[MemberPublic],
-    responses=error_responses(InvalidInputError, ConflictError),
+    responses=error_responses(*ACCESS_ERRORS, InvalidInputError, ConflictError),
+    dependencies=[MANAGERS_ONLY],
     openapi_extra=legacy_body(MemberCreate, many=True),
 )
 async def create_members(
     payload: Annotated[Any, Body()], service: ServiceDep
 ) -> MemberPublic | list[MemberPublic]:
-    """Add one prosumer, or a list (also as ``{"body": [...]}``) all or none.
+    """Add one prosumer, or a list (also as ``{"body": [...]}``) all or none. Managers only.
 
     Turbines go in and come out as numbers (each turbine's maximum power, kW);
     ``_id`` is accepted for ``id``. A list answers with a list.
@@ -107,106 +141,118 @@ async def create_members(
 @router.get(
     "/api/members/{member_id}",
     response_model=MemberPublic,
-    responses=error_responses(NotFoundError),
+    responses=error_responses(*ACCESS_ERRORS, NotFoundError),
+    dependencies=[PROSUMER_ACCESS],
 )
 async def get_member(member_id: str, service: ServiceDep) -> MemberPublic:
-    """One prosumer; turbines are numbers (maximum power, kW)."""
+    """One prosumer; turbines are numbers (maximum power, kW). Managers or the household."""
     return service.get_member(member_id)
 
 
 @router.put(
     "/api/members/{member_id}",
     response_model=MemberPublic,
-    responses=error_responses(NotFoundError, InvalidInputError),
+    responses=error_responses(*ACCESS_ERRORS, NotFoundError, InvalidInputError),
+    dependencies=[MANAGERS_ONLY],
     openapi_extra=legacy_body(MemberUpdate, many=False),
 )
 async def replace_member(
     member_id: str, payload: Annotated[Any, Body()], service: ServiceDep
 ) -> MemberPublic:
-    """Replace a prosumer's turbines (numbers, kW) and batteries; stored energy kept if it fits."""
+    """Replace a prosumer's turbines (kW) and batteries, keeping stored energy. Managers only."""
     return await service.replace(member_id, parse_one(MemberUpdate, payload))
 
 
 @router.delete(
     "/api/members/{member_id}",
     response_model=MemberPublic,
-    responses=error_responses(NotFoundError),
+    responses=error_responses(*ACCESS_ERRORS, NotFoundError),
+    dependencies=[MANAGERS_ONLY],
 )
 async def delete_member(member_id: str, service: ServiceDep) -> MemberPublic:
-    """Remove a prosumer; answers with its last state."""
+    """Remove a prosumer; answers with its last state. Managers only."""
     return await service.delete(member_id)
 
 
 @router.post(
     "/api/members/{member_id}/block",
     response_model=MemberPublic,
-    responses=error_responses(NotFoundError, InvalidInputError),
+    responses=error_responses(*ACCESS_ERRORS, NotFoundError, InvalidInputError),
+    dependencies=[MANAGERS_ONLY],
 )
 async def block_member(member_id: str, body: BlockRequest, service: ServiceDep) -> MemberPublic:
-    """Block a prosumer from selling for 10-100 wall-clock seconds; it stores or curtails."""
+    """Stop a prosumer selling for 10-100 wall seconds; it stores or curtails. Managers only."""
     return await service.block(member_id, body.seconds)
 
 
 @router.delete(
     "/api/members/{member_id}/block",
     response_model=MemberPublic,
-    responses=error_responses(NotFoundError),
+    responses=error_responses(*ACCESS_ERRORS, NotFoundError),
+    dependencies=[MANAGERS_ONLY],
 )
 async def unblock_member(member_id: str, service: ServiceDep) -> MemberPublic:
-    """Lift a prosumer's sell block now."""
+    """Lift a prosumer's sell block now. Managers only."""
     return await service.unblock(member_id)
 
 
 @router.get(
     "/api/control/{member_id}",
     response_model=Control,
-    responses=error_responses(NotFoundError),
+    responses=error_responses(*ACCESS_ERRORS, NotFoundError),
+    dependencies=[PROSUMER_ACCESS],
 )
 async def get_control(member_id: str, service: ServiceDep) -> Control:
-    """A prosumer's controls: input_ratio, output_ratio, status."""
+    """A prosumer's controls: input_ratio, output_ratio, status. Managers or the household."""
     return service.get_control(member_id)
 
 
 @router.put(
     "/api/control/{member_id}",
     response_model=Control,
-    responses=error_responses(NotFoundError, InvalidInputError),
+    responses=error_responses(*ACCESS_ERRORS, NotFoundError, InvalidInputError),
+    dependencies=[PROSUMER_ACCESS],
 )
 async def put_control(member_id: str, update: ControlUpdate, service: ServiceDep) -> Control:
-    """Change any of input_ratio, output_ratio (0..1) and status; the next tick uses them."""
+    """Change any of input_ratio, output_ratio (0..1), status. Managers or the household."""
     return await service.set_control(member_id, update)
 
 
 @router.post(
     "/api/control/{member_id}",
     response_model=Control,
-    responses=error_responses(NotFoundError, InvalidInputError),
+    responses=error_responses(*ACCESS_ERRORS, NotFoundError, InvalidInputError),
+    dependencies=[PROSUMER_ACCESS],
 )
 async def post_control(member_id: str, update: ControlUpdate, service: ServiceDep) -> Control:
-    """The same as PUT (the original README documented POST)."""
+    """The same as PUT (the original README documented POST). Managers or the household."""
     return await service.set_control(member_id, update)
 
 
-def stream_member(
+async def stream_member(
     service: ServiceDep,
+    principal: PrincipalDep,
     member_id: Annotated[
         MemberId | None, Query(alias="id", description="one member; totals when absent")
     ] = None,
 ) -> str | None:
-    """The member a stream is about, checked before the stream starts."""
-    if member_id is not None:
-        service.require(member_id)
+    """The member a stream is about, access and existence checked before the stream starts."""
+    if member_id is None:
+        require_manager(principal)
+        return None
+    require_prosumer_access(principal, member_id)
+    service.require(member_id)
     return member_id
 
 
 @router.get(
     "/api/stream",
     response_class=EventSourceResponse,
-    responses=error_responses(NotFoundError, InvalidInputError),
+    responses=error_responses(*ACCESS_ERRORS, NotFoundError, InvalidInputError),
 )
 async def stream(
     service: ServiceDep, member_id: Annotated[str | None, Depends(stream_member)]
 ) -> AsyncIterator[ServerSentEvent]:
-    """Server-Sent Events ``prosumers`` each tick: one member's state with ``id``, else totals."""
+    """SSE ``prosumers`` per tick: member ``id`` (managers, its household) or totals (managers)."""
     async for event in service.stream(member_id):
         yield event

@@ -10,8 +10,10 @@ order):
 3. ``settle`` with the cells' answer to the *previous* push: a cell clears
    after it has received a push, so the answer to this tick's push arrives
    one tick late. Sales, purchases and blackouts therefore lag by one tick;
-4. one ``ProsumerPush`` with every member, posted concurrently to each cell;
-   each cell's answer is kept for the next tick (a silent cell keeps its last);
+4. one ``ProsumerPush`` with every member, posted concurrently to each cell
+   with the service's ``grid.push`` token; each cell's answer is kept for the
+   next tick (a silent cell keeps its last). A cell's 401 drops the token, so
+   the next tick pushes with a new one;
 5. now and then (``checkpoint_seconds``) one bulk write of every member.
 
 Configuration changes are written to storage before they reach the arrays,
@@ -40,8 +42,14 @@ from services.common.contracts import (
     WeatherBatch,
     WeatherBatchRequest,
 )
-from services.common.errors import ConflictError, InvalidInputError, NotFoundError
+from services.common.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    UnavailableError,
+)
 from services.common.runtime import Every, ServiceRuntime
+from services.common.security import PUSH_SCOPE, ServiceTokenClient
 from services.common.settings import ProsumerSettings
 from services.common.sse import Broadcaster
 from services.physics.prosumer import Breakdowns, ProsumerFlows, settle
@@ -123,9 +131,16 @@ class ProsumerService:
         """Each cell's last answer, by cell URL."""
         self.last_tick: datetime | None = None
         self.peer_timeout_s = min(0.4 * settings.tick_seconds, 2.0)
+        self.push_tokens = ServiceTokenClient.for_service(runtime.http, settings, [PUSH_SCOPE])
+        """The service's own token for the cells (``grid.push``), fetched about every 10 min.
+
+        Its requests may wait longer than a push: a slow issuer (it hashes the
+        client secret) must not keep the service from ever getting a token.
+        """
         self._lock = asyncio.Lock()
         self._checkpoint_due = Every(settings.checkpoint_seconds, monotonic=monotonic)
         self._weather_log = PeerLog("weather service")
+        self._issuer_log = PeerLog("identity issuer (no push token)")
         self._cell_logs = {
             url: PeerLog(f"simulation cell {url}") for url in settings.simulation_urls
         }
@@ -377,10 +392,19 @@ class ProsumerService:
         return orjson.dumps(push, option=orjson.OPT_SERIALIZE_NUMPY)
 
     async def _push(self, body: bytes) -> None:
-        """Post the push to every cell at once; keep each answer for the next tick."""
+        """Post the push to every cell at once; keep each answer for the next tick.
+
+        Without a token nothing is pushed this tick: the cells keep their last answers.
+        """
         urls = self.settings.simulation_urls
+        try:
+            headers = _JSON | await self.push_tokens.headers()
+        except UnavailableError as exc:
+            self._issuer_log.failed(exc)
+            return
+        self._issuer_log.succeeded()
         results = await asyncio.gather(
-            *(self._push_to(url, body) for url in urls), return_exceptions=True
+            *(self._push_to(url, body, headers) for url in urls), return_exceptions=True
         )
         for url, result in zip(urls, results, strict=True):
             cell_log = self._cell_logs[url]
@@ -392,13 +416,16 @@ class ProsumerService:
             else:
                 raise result
 
-    async def _push_to(self, url: str, body: bytes) -> ProsumerPushAnswer:
+    async def _push_to(self, url: str, body: bytes, headers: dict[str, str]) -> ProsumerPushAnswer:
         response = await self.runtime.http.post(
             f"{url}/api/members/prosumers/bulk",
             content=body,
-            headers=_JSON,
+            headers=headers,
             timeout=self.peer_timeout_s,
         )
+        if response.status_code == 401:
+            # Revoked, or signed with a key the cell no longer trusts: the next tick gets a new one.
+            self.push_tokens.invalidate()
         response.raise_for_status()
         return ProsumerPushAnswer.model_validate_json(response.content)
 

@@ -3,10 +3,14 @@
 The weather service and the simulation cells are small FastAPI apps that
 speak the shared contracts; ``HostRoutes`` sends the prosumer service's
 requests to them by host name, and refuses to connect to a host marked down.
+A ``FakeIssuer`` signs the callers' tokens and the service's own push token;
+the cells check that token as real cells do (``grid.push``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from services.common.clock import FakeClock
 from services.common.contracts import (
@@ -25,9 +30,18 @@ from services.common.contracts import (
     WeatherBatchRequest,
     WeatherReading,
 )
+from services.common.errors import AppError
+from services.common.security import (
+    PUSH_SCOPE,
+    Principal,
+    ServiceTokenClient,
+    TokenVerifier,
+    require_scope,
+)
 from services.common.settings import ProsumerSettings
 from services.prosumer.main import create_app
 from services.prosumer.service import ProsumerService
+from tests.common.fake_issuer import ISSUER_URL, FakeIssuer
 from tests.conftest import serving
 
 WEATHER_URL = "http://weather.test"
@@ -56,6 +70,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> ProsumerSettings:
         "tick_seconds": 3600,
         "weather_url": WEATHER_URL,
         "simulation_urls": list(CELL_URLS),
+        "issuer_url": ISSUER_URL,
         **overrides,
     }
     return ProsumerSettings(**values)
@@ -91,17 +106,38 @@ class FakeWeather:
 
 
 class FakeCell:
-    """``POST /api/members/prosumers/bulk`` recording each push and giving a set answer."""
+    """``POST /api/members/prosumers/bulk`` recording each push and giving a set answer.
 
-    def __init__(self) -> None:
+    Like a real cell it takes only pushes with a valid ``grid.push`` token
+    (401 or 403 otherwise); ``refuse`` makes it answer 401 to that many more.
+    """
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self.verifier = verifier
         self.answer = ProsumerPushAnswer(
             time=None, sold_fraction=1.0, blackout=[], price_sek_per_kwh=0.8
         )
         self.pushes: list[ProsumerPush] = []
+        self.callers: list[Principal] = []
+        """Who made each accepted push."""
+        self.tokens: list[str] = []
+        """The bearer token of every push, accepted or not."""
+        self.refuse = 0
         self.app = FastAPI()
-        self.app.post("/api/members/prosumers/bulk")(self.bulk)
+        self.app.post("/api/members/prosumers/bulk", response_model=None)(self.bulk)
 
-    async def bulk(self, push: ProsumerPush) -> ProsumerPushAnswer:
+    async def bulk(self, push: ProsumerPush, request: Request) -> ProsumerPushAnswer | JSONResponse:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        self.tokens.append(token)
+        if self.refuse:
+            self.refuse -= 1
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        try:
+            caller = await self.verifier.verify(token)
+            require_scope(caller, PUSH_SCOPE)
+        except AppError as exc:
+            return JSONResponse({"error": exc.kind}, status_code=exc.status_code)
+        self.callers.append(caller)
         self.pushes.append(push)
         return self.answer
 
@@ -126,12 +162,14 @@ class HostRoutes(httpx.AsyncBaseTransport):
 
 @dataclass
 class Peers:
+    issuer: FakeIssuer = field(default_factory=FakeIssuer)
     weather: FakeWeather = field(default_factory=FakeWeather)
-    cells: dict[str, FakeCell] = field(
-        default_factory=lambda: {httpx.URL(url).host: FakeCell() for url in CELL_URLS}
-    )
+    cells: dict[str, FakeCell] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not self.cells:
+            verifier = self.issuer.verifier()
+            self.cells = {httpx.URL(url).host: FakeCell(verifier) for url in CELL_URLS}
         apps = {httpx.URL(WEATHER_URL).host: self.weather.app}
         apps |= {host: cell.app for host, cell in self.cells.items()}
         self.routes = HostRoutes(apps)
@@ -152,10 +190,22 @@ class Peers:
 class Harness:
     app: FastAPI
     client: httpx.AsyncClient
+    """Calls with a manager's token."""
+    anonymous: httpx.AsyncClient
+    """Calls with no token unless a request gives one (see ``call``)."""
     clock: FakeClock
     peers: Peers
     wall_s: float = 1_800_000_000.0
     """The service's wall clock (unix seconds), moved by the tests."""
+
+    @property
+    def issuer(self) -> FakeIssuer:
+        return self.peers.issuer
+
+    async def call(self, method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
+        """A request with ``token`` as its bearer token, or with no Authorization at all."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.anonymous.request(method, url, headers=headers, **kwargs)
 
     @property
     def service(self) -> ProsumerService:
@@ -191,12 +241,56 @@ async def running_prosumer(
     """
     peers = peers or Peers()
     clock = FakeClock(START)
-    app = create_app(make_settings(data_dir, **settings), clock=clock)
+    prosumer_settings = make_settings(data_dir, **settings)
+    secret = prosumer_settings.client_secret.get_secret_value()
+    peers.issuer.register_client(prosumer_settings.client_id, secret, [PUSH_SCOPE])
+    app = create_app(prosumer_settings, clock=clock)
     async with serving(app) as client:
         runtime = app.state.runtime
         await runtime.loop.stop()
-        harness = Harness(app=app, client=client, clock=clock, peers=peers)
-        app.state.service.wall_time = lambda: harness.wall_s
-        async with httpx.AsyncClient(transport=peers.routes) as http:
+        runtime.verifier = peers.issuer.verifier()
+        client.headers["Authorization"] = f"Bearer {manager_token(peers.issuer)}"
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url=client.base_url) as anonymous,
+            httpx.AsyncClient(transport=peers.routes) as http,
+            peers.issuer.client() as issuer_http,
+        ):
+            harness = Harness(app, client, anonymous, clock, peers)
+            service = harness.service
+            service.wall_time = lambda: harness.wall_s
+            service.push_tokens = ServiceTokenClient.for_service(
+                issuer_http, prosumer_settings, [PUSH_SCOPE]
+            )
             runtime.http = http
             yield harness
+
+
+async def read_stream(
+    prosumer: Harness, query: str = "", *, token: str | None = None
+) -> list[dict[str, Any]]:
+    """The events a listener gets after one tick, until the stream is closed.
+
+    The listener calls with ``token``, or with the manager's token by default.
+    """
+    broadcaster = prosumer.service.broadcaster
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    request = asyncio.create_task(prosumer.client.get(f"/api/stream{query}", headers=headers))
+    while broadcaster.listeners == 0:
+        await asyncio.sleep(0.005)
+    await prosumer.tick()
+    broadcaster.close()
+    response = await request
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = []
+    for block in response.text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if lines.get("event") == "prosumers":
+            events.append(json.loads(lines["data"]))
+    return events
+
+
+def manager_token(issuer: FakeIssuer) -> str:
+    """A grid manager's token (a privilege over one plant)."""
+    return issuer.user_token("operator", managers=["plant-1"])

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from services.prosumer.repository import COLLECTION
-from tests.prosumer.fakes import Harness, make_battery, make_prosumer
+from tests.prosumer.fakes import Harness, make_battery, make_prosumer, read_stream
 
 MEMBER_ROUTES = [
     ("GET", "/api/members/{id}", None),
@@ -465,25 +463,6 @@ async def test_block_ends_by_itself(prosumer: Harness) -> None:
 
 
 # -- stream -------------------------------------------------------------------------------------
-
-
-async def read_stream(prosumer: Harness, query: str = "") -> list[dict[str, Any]]:
-    """The events a listener gets after one tick, until the stream is closed."""
-    broadcaster = prosumer.service.broadcaster
-    request = asyncio.create_task(prosumer.client.get(f"/api/stream{query}"))
-    while broadcaster.listeners == 0:
-        await asyncio.sleep(0.005)
-    await prosumer.tick()
-    broadcaster.close()
-    response = await request
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/event-stream")
-    events = []
-    for block in response.text.split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if lines.get("event") == "prosumers":
-            events.append(json.loads(lines["data"]))
-    return events
 
 
 async def test_stream_without_id_sends_totals(prosumer: Harness) -> None:
