@@ -229,13 +229,13 @@ def test_the_market_marks_a_silent_cell_stale_and_recovers_when_it_returns(suite
         ("manager", "/api/stream", "plants"),
     ],
 )
-def test_streams_send_an_event_every_tick(suite, label, path, event):
+def test_streams_send_an_event_every_tick(suite, http, label, path, event):
     events = []
     with (
-        httpx.Client(timeout=5.0) as client,
+        httpx.Client(timeout=5.0, headers=dict(http.headers)) as client,
         client.stream("GET", f"{suite.url(label)}{path}") as response,
     ):
-        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["content-type"].startswith("text/event-stream"), response.read()
         for line in response.iter_lines():
             if line.startswith("event:"):
                 events.append(line.removeprefix("event:").strip())
