@@ -1,4 +1,5 @@
-"""JSON routes of the auth service: the caller's profile and account, profiles, keys."""
+"""JSON routes of the auth service: the caller's profile and account, profiles, keys,
+and the prosumers' online status for the managers' dashboard."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from services.auth.schemas import (
     ProfileCreate,
     ProfilePublic,
     ProfileUpdate,
+    ProsumerStatus,
     Registration,
 )
 from services.auth.service import TooManyAttemptsError
@@ -119,6 +121,16 @@ async def delete_profile(
     return await service.accounts.delete_user(clientid)
 
 
+@profiles.get(
+    "/prosumers/status",
+    response_model=list[ProsumerStatus],
+    responses=error_responses(*TOKEN_ERRORS),
+)
+async def prosumer_status(_: ManagerDep, service: ServiceDep) -> list[ProsumerStatus]:
+    """Who holds each prosumer privilege and whether they are online now; for managers."""
+    return await service.online.prosumers()
+
+
 # -- accounts ------------------------------------------------------------------------------------
 
 
@@ -126,10 +138,13 @@ async def delete_profile(
     "/register",
     response_model=ProfilePublic,
     status_code=201,
-    responses=error_responses(ConflictError, InvalidInputError),
+    responses=error_responses(ConflictError, InvalidInputError, ForbiddenError),
 )
 async def register(body: Registration, service: ServiceDep) -> ProfilePublic:
-    """Create an account (username + password) and its profile, without privileges."""
+    """Create an account (username + password) and its profile, without privileges.
+
+    Refused (403) when users sign in only with the external issuer (``oidc_only``).
+    """
     return await service.accounts.register(body.username, body.password)
 
 

@@ -2,7 +2,8 @@
 
 Who the clients are, what a scope or a PKCE verifier must look like, how
 secrets are hashed before they are stored, when a profile makes its holder a
-manager, and how failed logins are counted.
+manager, how failed logins are counted, when a user counts as online, and how
+a user of an external issuer is named here.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 DASHBOARD_CLIENT_ID = "gridmarket-dashboard"
@@ -108,6 +111,20 @@ class Account:
     subject: str
     username: str
     password_hash: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ExternalIdentity:
+    """A user who signs in with the external issuer: no password here, a profile and a name.
+
+    ``subject`` is the profile's clientid, derived from ``issuer`` and ``external_subject``.
+    """
+
+    subject: str
+    issuer: str
+    external_subject: str
+    username: str
     created_at: float
 
 
@@ -346,6 +363,63 @@ def check_authorize_request(
 def is_manager(manager_levels: Iterable[int]) -> bool:
     """Whether a profile with these manager privilege levels is a manager of the suite."""
     return any(level >= MANAGER_LEVEL for level in manager_levels)
+
+
+# -- online status -------------------------------------------------------------------------------
+
+
+def is_online(
+    last_seen_s: float | None, now_s: float, window_s: float, *, has_live_grant: bool
+) -> bool:
+    """Whether a user is online: signed in (a live session or refresh token) and seen lately.
+
+    Seen = signed in, or tokens issued or refreshed, within ``window_s``: the
+    dashboard refreshes its access token before it expires, so an open dashboard
+    is seen at least once per access-token lifetime. Signing out ends the live
+    grants, so it goes offline at once.
+    """
+    return has_live_grant and last_seen_s is not None and now_s - last_seen_s <= window_s
+
+
+# -- users of an external issuer -----------------------------------------------------------------
+
+EXTERNAL_CLIENTID_PREFIX = "ext-"
+_USERNAME_OUTSIDE = re.compile(r"[^A-Za-z0-9_.@+-]+")
+_USERNAME_CLAIMS = ("preferred_username", "email", "name")
+_USERNAME_STEM_MAX = 56
+"""Room for a ``-NNN`` suffix within the 64 characters of a username."""
+
+
+def external_clientid(issuer: str, subject: str) -> str:
+    """The clientid of an external user: stable for (issuer, sub), and a valid id here.
+
+    OpenID Connect promises ``sub`` unique only within its issuer, so both are
+    hashed together; the external ``sub`` may hold any characters, the digest none.
+    """
+    digest_hex = hashlib.sha256(f"{issuer}|{subject}".encode()).hexdigest()
+    return f"{EXTERNAL_CLIENTID_PREFIX}{digest_hex[:32]}"
+
+
+def external_username(claims: Mapping[str, Any]) -> str:
+    """A username for an external user, from ``preferred_username``, ``email`` or ``name``.
+
+    Made to fit the usernames of local accounts (3 to 64 of ``A-Z a-z 0-9 _ . @ + -``):
+    accents are dropped and other characters become ``_``; ``user`` when nothing fits.
+    """
+    for claim in _USERNAME_CLAIMS:
+        value = claims.get(claim)
+        if not isinstance(value, str):
+            continue
+        ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+        stem = _USERNAME_OUTSIDE.sub("_", ascii_text.strip()).strip("_")[:_USERNAME_STEM_MAX]
+        if len(stem) >= 3:
+            return stem
+    return "user"
+
+
+def numbered_username(stem: str, attempt: int) -> str:
+    """The ``attempt``-th choice of a username: ``stem``, then ``stem-2``, ``stem-3``, ..."""
+    return stem if attempt <= 1 else f"{stem[:_USERNAME_STEM_MAX]}-{attempt}"
 
 
 # -- login throttling ----------------------------------------------------------------------------

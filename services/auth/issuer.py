@@ -13,6 +13,9 @@ Flows (OAuth 2.0 as profiled by the Security BCP, RFC 9700):
 Access tokens are stateless JWTs checked by every service against the JWKS, so
 revoking a refresh token (logout, password change, account deletion) stops new
 access tokens; one already issued lives out its 10 minutes.
+
+The issuer also notes when each user was last seen (a sign-in, tokens issued
+for a code or a refresh token), for the managers' online status.
 """
 
 from __future__ import annotations
@@ -282,6 +285,7 @@ class Issuer:
             expires_at=now + self.settings.session_seconds,
         )
         await self._grants.insert_session(session)
+        await self._grants.record_seen(subject, now)
         return cookie, session
 
     async def session(self, cookie: str | None) -> LoginSession | None:
@@ -327,6 +331,15 @@ class Issuer:
             await self._grants.put_family(replace(family, revoked=True))
         for session in await self._grants.sessions_of(subject):
             await self._grants.delete_session(session.session_id)
+
+    async def forget_subject(self, subject: str) -> None:
+        """A user is deleted: revoke everything they hold and forget when they were seen."""
+        await self.revoke_subject(subject)
+        await self._grants.forget_seen(subject)
+
+    async def activity(self) -> tuple[set[str], dict[str, float]]:
+        """Who holds a live session or refresh token, and when each user was last seen."""
+        return await self._grants.live_subjects(self.now()), await self._grants.last_seen()
 
     # -- the token endpoint ----------------------------------------------------------------------
 
@@ -492,6 +505,7 @@ class Issuer:
     ) -> TokenResponse:
         now = self.now()
         refresh = new_secret()
+        await self._grants.record_seen(family.subject, now)
         await self._grants.insert_refresh_token(
             RefreshToken(
                 digest=digest(refresh), family_id=family.family_id, expires_at=family.expires_at

@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
 
-from services.auth import api, oidc
+from services.auth import api, oidc, pictures
+from services.auth.external import ExternalLogin, session_middleware_options
 from services.auth.issuer import Issuer, OAuthError
 from services.auth.repository import (
     AccountRepository,
@@ -15,7 +17,7 @@ from services.auth.repository import (
     KeyRepository,
     ProfileRepository,
 )
-from services.auth.service import AccountService, AuthService, ProfileService
+from services.auth.service import AccountService, AuthService, OnlineStatus, ProfileService
 from services.common.app import create_service_app
 from services.common.clock import Clock, SimClock
 from services.common.runtime import service_runtime
@@ -61,7 +63,13 @@ def create_app(settings: AuthSettings | None = None, *, clock: Clock | None = No
                 issuer,
             )
             app.state.runtime = runtime
-            app.state.service = AuthService(profiles=profiles, accounts=accounts, issuer=issuer)
+            app.state.service = AuthService(
+                profiles=profiles,
+                accounts=accounts,
+                issuer=issuer,
+                online=OnlineStatus(settings, runtime.clock, profiles, issuer),
+                external=ExternalLogin.configured(settings, runtime.clock, accounts),
+            )
             # No tick loop: everything here happens on request.
             yield
 
@@ -72,6 +80,10 @@ def create_app(settings: AuthSettings | None = None, *, clock: Clock | None = No
         routers=[oidc.discovery, oidc.pages, api.login, api.account, api.profiles, api.keys],
         settings=settings,
     )
+    app.include_router(pictures.router)
     app.add_exception_handler(OAuthError, oidc.oauth_error)
+    if settings.oidc_issuer:
+        # Where authlib keeps the state, nonce and PKCE verifier of a sign-in in progress.
+        app.add_middleware(SessionMiddleware, **session_middleware_options(settings))
     app.state.settings = settings
     return app

@@ -1,5 +1,9 @@
 """OpenID Connect endpoints and the pages a browser sees: sign in, register, sign out.
 
+With an external issuer configured (see ``external.py``) the login page also
+offers "Sign in with <issuer>" (``/login/external``, whose answer comes back to
+``/login/external/callback``), or goes straight there when ``oidc_only`` is set.
+
 The token and revocation endpoints answer errors as OAuth 2.0 says
 (``{"error": "invalid_grant", "error_description": ...}``, RFC 6749 section 5.2),
 not in the suite's ``{"error", "detail"}`` shape: OAuth client libraries read
@@ -34,6 +38,7 @@ from services.auth.domain import (
     AuthorizeRequest,
     new_secret,
 )
+from services.auth.external import ExternalLogin, ExternalLoginError
 from services.auth.identity import ServiceDep, UserDep, client_address
 from services.auth.issuer import OAuthError
 from services.auth.schemas import (
@@ -54,6 +59,7 @@ from services.auth.schemas import (
 )
 from services.auth.service import AuthService, InvalidCredentialsError, TooManyAttemptsError
 from services.common.errors import (
+    AppError,
     ConflictError,
     ForbiddenError,
     InvalidInputError,
@@ -257,6 +263,7 @@ def _login_page(
         csrf_token=token,
         error=error,
         username=username,
+        external=service.external.name if service.external else None,
     )
     response.headers.update(headers or {})
     return _with_csrf_cookie(response, token, service)
@@ -298,6 +305,8 @@ async def authorize(request: Request, service: ServiceDep) -> Response:
         return _redirect(refusal, service)
     if session is not None and "login" not in auth.prompt:
         return _redirect(await service.issuer.issue_code(auth, session), service)
+    if service.external is not None and service.external.only:
+        return _redirect(_external_start(service, auth), service)
     return _login_page(request, service, auth)
 
 
@@ -330,6 +339,8 @@ async def authorize_submit(request: Request, service: ServiceDep, address: Addre
         )
     try:
         account = await service.accounts.authenticate(username, _first(fields, "password"), address)
+    except ForbiddenError as exc:
+        return _message(request, service, "Cannot sign you in", _sentence(exc.message), 403)
     except TooManyAttemptsError as exc:
         return _login_page(
             request,
@@ -345,6 +356,87 @@ async def authorize_submit(request: Request, service: ServiceDep, address: Addre
             request, service, auth, status_code=400, error=exc.message, username=username
         )
     cookie, session = await service.issuer.start_session(account.subject)
+    response = _redirect(await service.issuer.issue_code(auth, session), service)
+    _set_session_cookie(response, cookie, service)
+    return response
+
+
+# -- sign in with the external issuer ------------------------------------------------------------
+
+
+def _external_start(service: AuthService, auth: AuthorizeRequest) -> str:
+    return f"{service.issuer.issuer_url}/login/external?{urlencode(auth.params())}"
+
+
+def _external_refusal(
+    request: Request, service: AuthService, external: ExternalLogin, message: str, status: int
+) -> HTMLResponse:
+    return _message(request, service, f"Cannot sign you in with {external.name}", message, status)
+
+
+def _not_configured(request: Request, service: AuthService) -> HTMLResponse:
+    return _message(
+        request, service, "Not available", "No external issuer is configured here.", 404
+    )
+
+
+EXTERNAL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    302: {"description": "to the external issuer's sign-in"},
+    400: {"description": "unknown client or redirect_uri (a page)"},
+    404: {"description": "no external issuer is configured (a page)"},
+    502: {"description": "the external issuer cannot be reached (a page)"},
+}
+
+
+@pages.get(
+    "/login/external",
+    response_class=HTMLResponse,
+    responses=EXTERNAL_RESPONSES,
+    openapi_extra=query_parameters(AuthorizeQuery),
+)
+async def external_login(request: Request, service: ServiceDep) -> Response:
+    """Sign in with the external issuer: the dashboard's authorization request, sent there."""
+    external = service.external
+    if external is None:
+        return _not_configured(request, service)
+    auth = _checked(request, service, _query(request))
+    if isinstance(auth, Response):
+        return auth
+    try:
+        response = await external.start(request, auth.params())
+    except ExternalLoginError as exc:
+        return _external_refusal(request, service, external, exc.message, exc.status_code)
+    response.headers.update(_page_headers(service))
+    return response
+
+
+@pages.get(
+    "/login/external/callback",
+    response_class=HTMLResponse,
+    responses={
+        303: {"description": "signed in: to the dashboard with a one-time code"},
+        400: {"description": "refused: an error, a bad ID token, or no sign-in started (a page)"},
+        404: {"description": "no external issuer is configured (a page)"},
+        502: {"description": "the external issuer cannot be reached (a page)"},
+    },
+)
+async def external_callback(request: Request, service: ServiceDep) -> Response:
+    """The external issuer's answer: its user's profile signs in, and the dashboard gets a code."""
+    external = service.external
+    if external is None:
+        return _not_configured(request, service)
+    try:
+        profile, params = await external.finish(request)
+    except ExternalLoginError as exc:
+        return _external_refusal(request, service, external, exc.message, exc.status_code)
+    except AppError as exc:  # no free username for a new user
+        return _external_refusal(
+            request, service, external, _sentence(exc.message), exc.status_code
+        )
+    auth = _checked(request, service, {name: [value] for name, value in params.items()})
+    if isinstance(auth, Response):
+        return auth
+    cookie, session = await service.issuer.start_session(profile.clientid)
     response = _redirect(await service.issuer.issue_code(auth, session), service)
     _set_session_cookie(response, cookie, service)
     return response
@@ -419,7 +511,7 @@ async def register_submit(request: Request, service: ServiceDep) -> Response:
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0])
         return again(422, f"The {field} is not acceptable: {exc.errors()[0]['msg']}.")
-    except (InvalidInputError, ConflictError) as exc:
+    except (InvalidInputError, ConflictError, ForbiddenError) as exc:
         return again(exc.status_code, _sentence(exc.message))
     if not params.get("client_id"):
         return _message(request, service, "Account created", f"Welcome, {profile.username}.", 201)

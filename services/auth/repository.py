@@ -5,10 +5,13 @@ One document per record, tagged with the instance's NAME partition:
 - ``profiles``: a profile per clientid (the original's shape).
 - ``accounts``: username and password hash per subject; ``usernames`` maps a
   case-folded username to its subject, so a name is taken once.
+- ``external_identities``: users of the external issuer, per subject (their
+  names are taken in ``usernames`` too).
 - ``signing_keys``: the issuer's keys, private parts sealed (see ``keys``).
 - ``authorization_codes``, ``refresh_tokens``, ``token_families``,
   ``login_sessions``: short-lived grants, stored under the SHA-256 of the
   secret the client holds, with their expiry; ``purge_expired`` removes them.
+- ``last_seen``: per subject, when the user last signed in or used a refresh token.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from typing import Any, TypeVar
 from services.auth.domain import (
     Account,
     AuthorizationCode,
+    ExternalIdentity,
     LoginSession,
     RefreshToken,
     TokenFamily,
 )
 from services.auth.schemas import ProfilePublic
 from services.common.errors import ConflictError
+from services.common.pictures import delete_picture
 from services.common.storage import Document, Storage
 
 PROFILES = "profiles"
@@ -35,6 +40,8 @@ CODES = "authorization_codes"
 REFRESH_TOKENS = "refresh_tokens"
 FAMILIES = "token_families"
 SESSIONS = "login_sessions"
+EXTERNAL_IDENTITIES = "external_identities"
+LAST_SEEN = "last_seen"
 
 Record = TypeVar("Record")
 
@@ -98,6 +105,10 @@ class ProfileRepository(_Partitioned):
 
 
 class AccountRepository(_Partitioned):
+    async def delete_picture(self, subject: str) -> None:
+        """Remove the user's picture, if any (with the account)."""
+        await delete_picture(self._storage, subject)
+
     async def get(self, subject: str) -> Account | None:
         doc = await self._get(ACCOUNTS, subject)
         return None if doc is None else _record(Account, doc)
@@ -127,6 +138,35 @@ class AccountRepository(_Partitioned):
     async def delete(self, account: Account, username_key: str) -> None:
         await self._storage.delete(ACCOUNTS, account.subject)
         await self._storage.delete(USERNAMES, username_key)
+
+    # -- users of the external issuer
+
+    async def reserve_username(self, username_key: str, subject: str) -> bool:
+        """Take a (case-folded) username for ``subject``; False if it is taken."""
+        try:
+            await self._storage.insert(
+                USERNAMES, self._document(username_key, {"subject": subject})
+            )
+        except ConflictError:
+            return False
+        return True
+
+    async def get_external(self, subject: str) -> ExternalIdentity | None:
+        doc = await self._get(EXTERNAL_IDENTITIES, subject)
+        return None if doc is None else _record(ExternalIdentity, doc)
+
+    async def insert_external(self, identity: ExternalIdentity) -> None:
+        """Store a new external user; ConflictError if the subject exists."""
+        await self._storage.insert(
+            EXTERNAL_IDENTITIES, self._document(identity.subject, _fields(identity))
+        )
+
+    async def delete_external(self, identity: ExternalIdentity, username_key: str) -> None:
+        """Forget an external user and free its username (if it is still theirs)."""
+        await self._storage.delete(EXTERNAL_IDENTITIES, identity.subject)
+        entry = await self._get(USERNAMES, username_key)
+        if entry is not None and entry.get("subject") == identity.subject:
+            await self._storage.delete(USERNAMES, username_key)
 
 
 class KeyRepository(_Partitioned):
@@ -225,6 +265,28 @@ class GrantRepository(_Partitioned):
 
     async def sessions_of(self, subject: str) -> list[LoginSession]:
         return [_record(LoginSession, doc) for doc in await self._list(SESSIONS, subject=subject)]
+
+    async def live_subjects(self, now: float) -> set[str]:
+        """Every subject with a login session or a refresh token family that is still live."""
+        families = await self._list(FAMILIES, revoked=False)
+        sessions = await self._list(SESSIONS)
+        return {
+            str(doc["subject"])
+            for doc in (*families, *sessions)
+            if float(doc.get("expires_at", 0)) > now
+        }
+
+    # -- activity
+
+    async def record_seen(self, subject: str, at: float) -> None:
+        await self._storage.upsert(LAST_SEEN, self._document(subject, {"at": at}))
+
+    async def last_seen(self) -> dict[str, float]:
+        """When each user was last seen (signed in or refreshed), unix seconds."""
+        return {str(doc["id"]): float(doc["at"]) for doc in await self._list(LAST_SEEN)}
+
+    async def forget_seen(self, subject: str) -> None:
+        await self._storage.delete(LAST_SEEN, subject)
 
     # -- housekeeping
 

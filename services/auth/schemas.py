@@ -101,6 +101,22 @@ class UserInfo(ProfilePublic):
     preferred_username: str
 
 
+class ProsumerStatus(BaseModel):
+    """Whether the user holding a privilege over a prosumer is online now."""
+
+    prosumer_id: str = Field(description="the prosumer the privilege is over")
+    clientid: str = Field(description="the profile holding the privilege")
+    username: str
+    online: bool = Field(
+        description="signed in (a live session or refresh token) and seen within "
+        "online_window_seconds"
+    )
+    last_login: datetime | None = Field(description="the profile's last sign-in")
+    last_seen: datetime | None = Field(
+        description="the last sign-in or token refresh; null if never seen"
+    )
+
+
 # -- accounts ------------------------------------------------------------------------------------
 
 Password = Annotated[

@@ -2,17 +2,24 @@
 
 A profile says what a user may do; an account says how they prove who they
 are. Registering makes both, with the same subject (the profile's clientid,
-the tokens' ``sub``). Tokens are the issuer's business (``issuer.py``); this
-module asks it to revoke them when a password changes or an account goes.
+the tokens' ``sub``). A user of the external issuer (``external.py``) gets a
+profile at their first sign-in there, and no password here. Tokens are the
+issuer's business (``issuer.py``); this module asks it to revoke them when a
+password changes or an account goes.
+
+Online status: a user is online while they hold a live login session or
+refresh token and were seen (signed in, or refreshed their tokens) within
+``online_window_seconds``; see ``domain.is_online``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from argon2 import PasswordHasher
@@ -21,13 +28,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from services.auth.domain import (
     INVALID_CREDENTIALS,
     Account,
+    ExternalIdentity,
     LoginThrottle,
+    external_clientid,
+    external_username,
+    is_online,
+    numbered_username,
     password_problem,
     username_key,
 )
 from services.auth.issuer import Issuer
 from services.auth.repository import AccountRepository, ProfileRepository
-from services.auth.schemas import ProfileCreate, ProfilePublic, ProfileUpdate
+from services.auth.schemas import ProfileCreate, ProfilePublic, ProfileUpdate, ProsumerStatus
 from services.common.clock import Clock
 from services.common.errors import (
     AppError,
@@ -37,6 +49,12 @@ from services.common.errors import (
     NotFoundError,
 )
 from services.common.settings import AuthSettings
+
+if TYPE_CHECKING:
+    from services.auth.external import ExternalLogin
+
+USERNAME_ATTEMPTS = 20
+"""Numbered names tried for an external user (``ada``, ``ada-2``, ...) before a random suffix."""
 
 
 class InvalidCredentialsError(AppError):
@@ -139,14 +157,14 @@ class ProfileService:
             await self.repository.replace(profile)
         return profile
 
-    async def touch(self, clientid: str) -> None:
-        """Record a login now."""
+    async def touch(self, clientid: str) -> ProfilePublic | None:
+        """Record a login now; answers the profile, or None if there is none."""
         async with self._writes:
             profile = await self.repository.get(clientid)
             if profile is not None:
-                await self.repository.replace(
-                    profile.model_copy(update={"last_login": self._now()})
-                )
+                profile = profile.model_copy(update={"last_login": self._now()})
+                await self.repository.replace(profile)
+        return profile
 
     async def delete(self, clientid: str) -> ProfilePublic:
         async with self._writes:
@@ -171,6 +189,9 @@ class AccountService:
         self._profiles = profiles
         self._issuer = issuer
         self.passwords = Passwords(settings)
+        self._external_only = settings.oidc_only
+        # A first external sign-in reads, then creates: one at a time.
+        self._external_writes = asyncio.Lock()
 
         def now() -> float:
             return clock.now().timestamp()
@@ -179,8 +200,15 @@ class AccountService:
         self.account_throttle = LoginThrottle(settings.login_max_failures, window, now)
         self.address_throttle = LoginThrottle(settings.login_max_failures_per_address, window, now)
 
+    def _refuse_if_external_only(self) -> None:
+        if self._external_only:
+            raise ForbiddenError(
+                "accounts here are made by signing in with the external issuer (oidc_only)"
+            )
+
     async def register(self, username: str, password: str) -> ProfilePublic:
         """A new account and its profile, without privileges; 409 if the name is taken."""
+        self._refuse_if_external_only()
         problem = password_problem(password, username)
         if problem:
             raise InvalidInputError(problem, detail=[{"field": "password", "message": problem}])
@@ -216,6 +244,7 @@ class AccountService:
         ``TooManyAttemptsError`` while the account or the address has failed too
         often; nothing is checked then, so guessing cannot go on.
         """
+        self._refuse_if_external_only()
         key = username_key(username)
         self._check_throttle(key, address)
         account = await self._accounts.find(key)
@@ -265,8 +294,99 @@ class AccountService:
         account = await self._accounts.get(subject)
         if account is not None:
             await self._accounts.delete(account, username_key(account.username))
-        await self._issuer.revoke_subject(subject)
+        identity = await self._accounts.get_external(subject)
+        if identity is not None:
+            await self._accounts.delete_external(identity, username_key(identity.username))
+        await self._issuer.forget_subject(subject)
+        await self._accounts.delete_picture(subject)
         return await self._profiles.delete(subject)
+
+    # -- users of the external issuer
+
+    async def sign_in_external(
+        self, issuer: str, external_subject: str, claims: Mapping[str, Any]
+    ) -> ProfilePublic:
+        """The profile of an external issuer's user, made at their first sign-in; records it.
+
+        ``claims`` are those of a verified ID token; they name a new user.
+        """
+        subject = external_clientid(issuer, external_subject)
+        async with self._external_writes:
+            identity = await self._accounts.get_external(subject)
+            if identity is None:
+                identity = await self._new_external_identity(
+                    subject, issuer, external_subject, external_username(claims)
+                )
+            profile = await self._profiles.touch(subject)
+            if profile is None:
+                profile = await self._profiles.create(
+                    ProfileCreate(username=identity.username, clientid=subject)
+                )
+        return profile
+
+    async def _new_external_identity(
+        self, subject: str, issuer: str, external_subject: str, stem: str
+    ) -> ExternalIdentity:
+        """Store a new external user under the first free name of ``stem``, ``stem-2``, ..."""
+        candidates = [numbered_username(stem, attempt) for attempt in range(1, USERNAME_ATTEMPTS)]
+        candidates.append(f"{stem[:48]}-{uuid4().hex[:8]}")
+        for username in candidates:
+            if await self._accounts.reserve_username(username_key(username), subject):
+                break
+        else:
+            raise ConflictError(f"no free username for {stem!r}; try again")
+        identity = ExternalIdentity(
+            subject=subject,
+            issuer=issuer,
+            external_subject=external_subject,
+            username=username,
+            created_at=self._clock.now().timestamp(),
+        )
+        try:
+            await self._accounts.insert_external(identity)
+        except BaseException:
+            await self._accounts.delete_external(identity, username_key(username))
+            raise
+        return identity
+
+
+class OnlineStatus:
+    """Which users of the prosumers are online now, for the managers' dashboard."""
+
+    def __init__(
+        self, settings: AuthSettings, clock: Clock, profiles: ProfileService, issuer: Issuer
+    ) -> None:
+        self._window_s = settings.online_window_seconds
+        self._clock = clock
+        self._profiles = profiles
+        self._issuer = issuer
+
+    async def prosumers(self) -> list[ProsumerStatus]:
+        """One row per prosumer privilege of every profile, by prosumer id then clientid."""
+        now = self._clock.now()
+        live, last_seen = await self._issuer.activity()
+        rows: list[ProsumerStatus] = []
+        for profile in await self._profiles.list_profiles():
+            seen_s = last_seen.get(profile.clientid)
+            online = is_online(
+                seen_s,
+                now.timestamp(),
+                self._window_s,
+                has_live_grant=profile.clientid in live,
+            )
+            seen = None if seen_s is None else datetime.fromtimestamp(seen_s, tz=now.tzinfo)
+            rows.extend(
+                ProsumerStatus(
+                    prosumer_id=privilege.id,
+                    clientid=profile.clientid,
+                    username=profile.username,
+                    online=online,
+                    last_login=profile.last_login,
+                    last_seen=seen,
+                )
+                for privilege in profile.prosumers
+            )
+        return sorted(rows, key=lambda row: (row.prosumer_id, row.clientid))
 
 
 @dataclass(frozen=True)
@@ -276,3 +396,6 @@ class AuthService:
     profiles: ProfileService
     accounts: AccountService
     issuer: Issuer
+    online: OnlineStatus
+    external: ExternalLogin | None = None
+    """Sign-in with the external issuer, when one is configured."""

@@ -75,6 +75,11 @@ class ConflictError(AppError):
     kind = "conflict"
 
 
+class PayloadTooLargeError(AppError):
+    status_code = 413
+    kind = "payload_too_large"
+
+
 class InvalidInputError(AppError):
     status_code = 422
     kind = "invalid_input"

@@ -244,8 +244,49 @@ class AuthSettings(ServiceSettings):
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)
     password_hash_memory_kib: int = Field(default=65_536, ge=8, le=4_194_304)
     password_hash_parallelism: int = Field(default=4, ge=1, le=64)
+    online_window_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        le=86_400,
+        description="a user is online when signed in or refreshed within this (the dashboard "
+        "refreshes its 10-minute access token before expiry)",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="an external OpenID Connect issuer users may sign in with (e.g. an Okta "
+        "org); its discovery document is read from {oidc_issuer}/.well-known/openid-configuration",
+    )
+    oidc_client_id: str | None = Field(default=None, description="this suite's client there")
+    oidc_client_secret: SecretStr | None = Field(default=None, description="and its secret")
+    oidc_scopes: str = Field(
+        default="openid profile email", description="scopes asked of the external issuer"
+    )
+    oidc_only: bool = Field(
+        default=False, description="sign in only with the external issuer (no local passwords)"
+    )
 
     _uris = field_validator("redirect_uris", "post_logout_redirect_uris", mode="before")(_uri_list)
+
+    @field_validator("oidc_issuer", mode="after")
+    @classmethod
+    def _oidc_issuer(cls, value: str | None) -> str | None:
+        # An empty variable unsets it; a trailing slash would break the discovery URL.
+        stripped = (value or "").rstrip("/")
+        return stripped or None
+
+    @model_validator(mode="after")
+    def _external_issuer_complete(self) -> AuthSettings:
+        if self.oidc_issuer is None:
+            if self.oidc_only:
+                raise ValueError("auth: oidc_only needs oidc_issuer")
+            return self
+        if not self.oidc_client_id or self.oidc_client_secret is None:
+            raise ValueError("auth: oidc_issuer needs oidc_client_id and oidc_client_secret")
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("auth: oidc_scopes must include 'openid'")
+        if self.environment == "production" and not self.oidc_issuer.startswith("https://"):
+            raise ValueError("auth: oidc_issuer must be an https URL in production")
+        return self
 
     @field_validator("service_clients")
     @classmethod

@@ -1,9 +1,10 @@
 """Prosumer routes: check access and the input, hand off to ``ProsumerService``.
 
 Every route needs a bearer token. Managers may do everything; a household
-(a user whose token lists the prosumer id) may read its own member and read
-and change its own controls. Access is checked in route dependencies, which
-run before the body is validated, so a refused request changes nothing.
+(a user whose token lists the prosumer id) may read its own member, read
+and change its own controls, and set, read and remove its own picture.
+Access is checked in route dependencies, which run before the body is
+validated, so a refused request changes nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
@@ -21,8 +22,16 @@ from services.common.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    PayloadTooLargeError,
     UnauthorizedError,
     error_responses,
+)
+from services.common.pictures import (
+    PICTURE_CONTENT,
+    UPLOAD_BODY,
+    PictureInfo,
+    picture_response,
+    read_upload,
 )
 from services.common.security import (
     PrincipalDep,
@@ -194,6 +203,46 @@ async def block_member(member_id: str, body: BlockRequest, service: ServiceDep) 
 async def unblock_member(member_id: str, service: ServiceDep) -> MemberPublic:
     """Lift a prosumer's sell block now. Managers only."""
     return await service.unblock(member_id)
+
+
+@router.put(
+    "/api/members/{member_id}/picture",
+    response_model=PictureInfo,
+    responses=error_responses(
+        *ACCESS_ERRORS, NotFoundError, PayloadTooLargeError, InvalidInputError
+    ),
+    dependencies=[PROSUMER_ACCESS],
+    openapi_extra=UPLOAD_BODY,
+)
+async def put_picture(member_id: str, request: Request, service: ServiceDep) -> PictureInfo:
+    """Set the house's picture (raw image or multipart ``file``). Managers or the household."""
+    service.require(member_id)  # 404 before the upload is read
+    upload = await read_upload(request)
+    return PictureInfo.of(await service.set_picture(member_id, upload))
+
+
+@router.get(
+    "/api/members/{member_id}/picture",
+    response_class=Response,
+    responses={**PICTURE_CONTENT, **error_responses(*ACCESS_ERRORS, NotFoundError)},
+    dependencies=[PROSUMER_ACCESS],
+)
+async def get_picture(member_id: str, service: ServiceDep) -> Response:
+    """The house's picture, as JPEG or PNG. Managers or the household."""
+    return picture_response(await service.picture(member_id))
+
+
+@router.delete(
+    "/api/members/{member_id}/picture",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(*ACCESS_ERRORS, NotFoundError),
+    dependencies=[PROSUMER_ACCESS],
+)
+async def delete_picture(member_id: str, service: ServiceDep) -> Response:
+    """Remove the house's picture. Managers or the household."""
+    await service.delete_picture(member_id)
+    return Response(status_code=204)
 
 
 @router.get(

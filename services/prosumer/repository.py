@@ -6,15 +6,20 @@ configuration, ``blocked_until`` (unix wall seconds) and each battery's
 ``current`` (the bank's stored energy split by capacity) at that moment.
 Checkpoints save every member's stored energy as columns in
 ``battery_state`` (``services.common.storage.columns``), which override the
-documents' ``current`` on load.
+documents' ``current`` on load. A member's picture is a document of
+``pictures`` (``services.common.pictures``) under the member's id, deleted
+with the member.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from services.common import pictures
+from services.common.pictures import Picture
 from services.common.storage import Document, Storage
 from services.common.storage.columns import load_columns, save_columns
 from services.physics import load, turbine
@@ -119,4 +124,15 @@ class MemberRepository:
         )
 
     async def delete(self, member_id: str) -> None:
+        """Remove a member and its picture."""
         await self.storage.delete(COLLECTION, member_id)
+        await pictures.delete_picture(self.storage, member_id)
+
+    async def load_picture(self, member_id: str) -> Picture | None:
+        return await pictures.load_picture(self.storage, member_id)
+
+    async def save_picture(self, member_id: str, picture: Picture, updated: datetime) -> Picture:
+        return await pictures.save_picture(self.storage, member_id, picture, updated=updated)
+
+    async def delete_picture(self, member_id: str) -> bool:
+        return await pictures.delete_picture(self.storage, member_id)

@@ -48,6 +48,7 @@ from services.common.errors import (
     NotFoundError,
     UnavailableError,
 )
+from services.common.pictures import Picture, reencode
 from services.common.runtime import Every, ServiceRuntime
 from services.common.security import PUSH_SCOPE, ServiceTokenClient
 from services.common.settings import ProsumerSettings
@@ -234,6 +235,33 @@ class ProsumerService:
             ids = [other for other in self.ids if other != member_id]
             self._set_roster(ids, domain.take_rows(self.roster, keep))
         return gone
+
+    # -- pictures ------------------------------------------------------------------------------
+
+    async def picture(self, member_id: str) -> Picture:
+        """The member's picture; 404 if the member or its picture does not exist."""
+        self._row(member_id)
+        picture = await self.repository.load_picture(member_id)
+        if picture is None:
+            raise NotFoundError(f"prosumer {member_id!r} has no picture")
+        return picture
+
+    async def set_picture(self, member_id: str, upload: bytes) -> Picture:
+        """Re-encode an uploaded picture (off the event loop) and store it as the member's."""
+        self._row(member_id)
+        picture = await asyncio.to_thread(reencode, upload)
+        async with self._lock:
+            # The member may have been deleted while the picture was re-encoded.
+            self._row(member_id)
+            updated = datetime.fromtimestamp(self.wall_time(), UTC)
+            return await self.repository.save_picture(member_id, picture, updated)
+
+    async def delete_picture(self, member_id: str) -> None:
+        """Remove the member's picture; 404 if it has none."""
+        async with self._lock:
+            self._row(member_id)
+            if not await self.repository.delete_picture(member_id):
+                raise NotFoundError(f"prosumer {member_id!r} has no picture")
 
     async def set_control(self, member_id: str, update: ControlUpdate) -> Control:
         """Change any of the controls; the next tick uses them."""

@@ -1,6 +1,9 @@
-"""The issuer's rules without a server: PKCE, scopes, passwords, throttling, keys, settings."""
+"""The issuer's rules without a server: PKCE, scopes, passwords, throttling, keys, settings,
+online status and the naming of external users."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from pydantic import ValidationError
@@ -8,7 +11,11 @@ from pydantic import ValidationError
 from services.auth.domain import (
     LoginThrottle,
     digest,
+    external_clientid,
+    external_username,
     is_manager,
+    is_online,
+    numbered_username,
     parse_scope,
     password_problem,
     pkce_matches,
@@ -245,3 +252,55 @@ def test_service_clients_and_redirect_uris_are_read_from_the_environment(monkeyp
 def test_malformed_service_clients_are_refused(clients: dict):
     with pytest.raises(ValidationError):
         AuthSettings(service_clients=clients)
+
+
+# -- online status -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("last_seen_s", "now_s", "live", "online"),
+    [
+        (1000.0, 1900.0, True, True),  # seen 900 s ago: the edge of the window
+        (1000.0, 1901.0, True, False),  # just past it
+        (1000.0, 1000.0, False, False),  # signed out: no live session or refresh token
+        (None, 1000.0, True, False),  # never seen
+    ],
+)
+def test_online_means_a_live_grant_seen_within_the_window(last_seen_s, now_s, live, online):
+    assert is_online(last_seen_s, now_s, 900.0, has_live_grant=live) is online
+
+
+# -- external users ------------------------------------------------------------------------------
+
+
+def test_an_external_clientid_is_stable_and_a_valid_id():
+    clientid = external_clientid("https://dev-1.okta.com", "00u1/ada ü")
+    assert clientid == external_clientid("https://dev-1.okta.com", "00u1/ada ü")
+    assert re.fullmatch(r"ext-[0-9a-f]{32}", clientid)
+
+
+def test_the_same_sub_of_another_issuer_is_another_user():
+    assert external_clientid("https://a.example", "42") != external_clientid(
+        "https://b.example", "42"
+    )
+
+
+@pytest.mark.parametrize(
+    ("claims", "username"),
+    [
+        ({"preferred_username": "ada", "email": "a@x.org", "name": "Ada"}, "ada"),
+        ({"email": "ada@example.org", "name": "Ada"}, "ada@example.org"),
+        ({"name": "Åsa Öberg"}, "Asa_Oberg"),
+        ({"preferred_username": "  ", "name": "李"}, "user"),
+        ({"preferred_username": 42}, "user"),
+        ({}, "user"),
+    ],
+)
+def test_an_external_username_comes_from_the_first_usable_claim(claims, username):
+    assert external_username(claims) == username
+
+
+def test_a_long_external_username_leaves_room_for_a_number():
+    stem = external_username({"name": "x" * 200})
+    assert len(numbered_username(stem, 12)) <= 64
+    assert numbered_username(stem, 1) == stem and numbered_username("ada", 2) == "ada-2"

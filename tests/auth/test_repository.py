@@ -1,4 +1,5 @@
-"""The issuer's records on every storage backend: families by subject, expiry, partitions."""
+"""The issuer's records on every storage backend: families by subject, expiry, partitions,
+who holds a live grant and when users were last seen."""
 
 from __future__ import annotations
 
@@ -58,3 +59,23 @@ async def test_an_account_is_found_by_its_case_folded_name_in_its_partition(stor
     assert await AccountRepository(storage, "south").find("ada") is None
     await north.delete(account, "ada")
     assert await north.find("ada") is None and await north.get("s-1") is None
+
+
+async def test_live_subjects_hold_an_unrevoked_unexpired_family_or_session(storage: Storage):
+    grants = GrantRepository(storage, "default")
+    await grants.put_family(make_family("f1", subject="ada", expires_at=500.0))
+    await grants.put_family(make_family("f2", subject="bob", revoked=True))
+    await grants.put_family(make_family("f3", subject="eve", expires_at=50.0))
+    await grants.insert_session(LoginSession("s-1", "carol", 0.0, expires_at=500.0))
+    await grants.insert_session(LoginSession("s-2", "dan", 0.0, expires_at=50.0))
+    assert await grants.live_subjects(now=100.0) == {"ada", "carol"}
+
+
+async def test_last_seen_is_kept_per_subject_and_forgotten(storage: Storage):
+    grants = GrantRepository(storage, "default")
+    await grants.record_seen("ada", 100.0)
+    await grants.record_seen("ada", 160.5)
+    await grants.record_seen("bob", 120.0)
+    assert await grants.last_seen() == {"ada": 160.5, "bob": 120.0}
+    await grants.forget_seen("ada")
+    assert await grants.last_seen() == {"bob": 120.0}

@@ -204,7 +204,7 @@ async def test_openapi_declares_401_and_403_on_every_route(prosumer: Harness) ->
         for operation in item.values()
     ]
 
-    assert len(operations) == 11
+    assert len(operations) == 14
     assert all({"401", "403"} <= set(operation["responses"]) for operation in operations)
 
 
