@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -18,10 +19,32 @@ from services.up import admin_token, spawn, stop, wait_healthy
 T = TypeVar("T")
 
 
-def free_port() -> int:
+_handed_out: set[int] = set()
+
+
+def port_free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A free loopback port below the ephemeral range, not handed out before in this run.
+
+    Ports from 32768 up are what the kernel gives outgoing connections; one of them
+    could be taken between choosing it here and a service binding it.
+    """
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(20_000, 32_000)
+        if port not in _handed_out and port_free(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free loopback port")
 
 
 class Processes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from services.common.settings import DEFAULT_SECRET
 from services.up import DEFAULT_PORTS, admin_token
-from tests.e2e.harness import eventually, free_port
+from tests.e2e.harness import eventually, port_free
 
 pytestmark = pytest.mark.slow
 
@@ -40,9 +41,22 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def free_offset() -> int:
+    """An offset that puts all six default ports on free ports below the ephemeral range.
+
+    Ports the kernel hands out to outgoing connections (32768 and up) could be
+    taken by the time the services bind them.
+    """
+    rng = random.Random()
+    for _ in range(100):
+        offset = rng.randrange(10_000, 19_000)
+        if all(port_free(port + offset) for port in DEFAULT_PORTS.values()):
+            return offset
+    raise AssertionError("no free block of six ports")
+
+
 def test_up_starts_seeds_and_stops_every_service(tmp_path: Path) -> None:
-    # A free block of six ports above the defaults.
-    offset = free_port() - min(DEFAULT_PORTS.values()) - 10
+    offset = free_offset()
     process = subprocess.Popen(
         [
             sys.executable,
