@@ -367,6 +367,19 @@ def require_manager(principal: Principal) -> None:
         raise ForbiddenError("only a manager may do this")
 
 
+ACCESS_ERRORS = (UnauthorizedError, ForbiddenError)
+"""What a route that checks tokens may answer besides its own errors (for ``responses=``)."""
+
+
+async def managers_only(principal: PrincipalDep) -> None:
+    """Route dependency: 401 without a valid token; 403 unless the caller is a manager."""
+    require_manager(principal)
+
+
+MANAGERS_ONLY = Depends(managers_only)
+"""``dependencies=[MANAGERS_ONLY]`` on a route only managers (or administrators) may call."""
+
+
 def require_manager_or_scope(principal: Principal, scope: str) -> None:
     """403 unless the caller is a manager or a service granted ``scope``."""
     if not principal.is_manager and scope not in principal.scopes:

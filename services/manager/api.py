@@ -25,13 +25,16 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from services.common.compat import parse_many, parse_one
 from services.common.errors import (
     ConflictError,
-    ForbiddenError,
     InvalidInputError,
     NotFoundError,
-    UnauthorizedError,
     error_responses,
 )
-from services.common.security import PrincipalDep, require_manager, require_plant_access
+from services.common.security import (
+    ACCESS_ERRORS,
+    MANAGERS_ONLY,
+    PrincipalDep,
+    require_plant_access,
+)
 from services.manager.schemas import (
     Control,
     ControlUpdate,
@@ -55,19 +58,12 @@ ServiceDep = Annotated[ManagerService, Depends(get_service)]
 LegacyPayload = Annotated[Any, Body()]
 
 
-async def manager_caller(principal: PrincipalDep) -> None:
-    """401 without a valid token; 403 unless the caller is a manager."""
-    require_manager(principal)
-
-
 async def plant_caller(plant_id: str, principal: PrincipalDep) -> None:
     """401 without a valid token; 403 unless the caller holds a privilege over this plant."""
     require_plant_access(principal, plant_id)
 
 
-MANAGERS_ONLY = Depends(manager_caller)
 PLANT_ACCESS = Depends(plant_caller)
-ACCESS_ERRORS = (UnauthorizedError, ForbiddenError)
 
 
 @router.get("/members", response_model=PlantList, tags=["members"])

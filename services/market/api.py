@@ -17,14 +17,12 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from services.common.compat import parse_many
 from services.common.errors import (
     ConflictError,
-    ForbiddenError,
     InvalidInputError,
     NotFoundError,
-    UnauthorizedError,
     error_responses,
 )
 from services.common.history import HistoryQuery
-from services.common.security import PrincipalDep, require_manager
+from services.common.security import ACCESS_ERRORS, MANAGERS_ONLY
 from services.market.schemas import (
     CELLS_BODY,
     CellCreate,
@@ -43,14 +41,8 @@ def get_service(request: Request) -> MarketService:
     return service
 
 
-async def manager_only(principal: PrincipalDep) -> None:
-    """Route dependency: the caller is a manager (or an administrator)."""
-    require_manager(principal)
-
-
 ServiceDep = Annotated[MarketService, Depends(get_service)]
-MANAGERS = [Depends(manager_only)]
-ACCESS = (UnauthorizedError, ForbiddenError)
+MANAGERS = [MANAGERS_ONLY]
 
 members = APIRouter(prefix="/api", tags=["members"])
 price = APIRouter(prefix="/api", tags=["price"])
@@ -66,7 +58,7 @@ async def list_cells(service: ServiceDep) -> list[CellPublic]:
     "/members",
     response_model=list[CellPublic],
     status_code=201,
-    responses=error_responses(*ACCESS, InvalidInputError, ConflictError),
+    responses=error_responses(*ACCESS_ERRORS, InvalidInputError, ConflictError),
     openapi_extra=CELLS_BODY,
     dependencies=MANAGERS,
 )
@@ -100,7 +92,7 @@ async def get_cell_legacy(cell_id: str, service: ServiceDep) -> CellPublic:
 @members.delete(
     "/members/{cell_id}",
     response_model=CellPublic,
-    responses=error_responses(*ACCESS, NotFoundError),
+    responses=error_responses(*ACCESS_ERRORS, NotFoundError),
     dependencies=MANAGERS,
 )
 async def delete_cell(cell_id: str, service: ServiceDep) -> CellPublic:
@@ -123,7 +115,7 @@ async def get_override(service: ServiceDep) -> OverridePublic:
 @price.put(
     "/price/override",
     response_model=OverridePublic,
-    responses=error_responses(*ACCESS, InvalidInputError),
+    responses=error_responses(*ACCESS_ERRORS, InvalidInputError),
     dependencies=MANAGERS,
 )
 async def set_override(body: PriceOverride, service: ServiceDep) -> OverridePublic:
@@ -137,7 +129,7 @@ async def set_override(body: PriceOverride, service: ServiceDep) -> OverridePubl
 @price.delete(
     "/price/override",
     response_model=OverridePublic,
-    responses=error_responses(*ACCESS),
+    responses=error_responses(*ACCESS_ERRORS),
     dependencies=MANAGERS,
 )
 async def clear_override(service: ServiceDep) -> OverridePublic:

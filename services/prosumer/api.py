@@ -19,11 +19,9 @@ from pydantic import BaseModel
 from services.common.compat import parse_many, parse_one
 from services.common.errors import (
     ConflictError,
-    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     PayloadTooLargeError,
-    UnauthorizedError,
     error_responses,
 )
 from services.common.pictures import (
@@ -34,6 +32,8 @@ from services.common.pictures import (
     read_upload,
 )
 from services.common.security import (
+    ACCESS_ERRORS,
+    MANAGERS_ONLY,
     PrincipalDep,
     require_manager,
     require_prosumer_access,
@@ -58,19 +58,12 @@ def get_service(request: Request) -> ProsumerService:
 ServiceDep = Annotated[ProsumerService, Depends(get_service)]
 
 
-async def manager_caller(principal: PrincipalDep) -> None:
-    """401 without a valid token; 403 unless the caller is a manager."""
-    require_manager(principal)
-
-
 async def prosumer_caller(member_id: str, principal: PrincipalDep) -> None:
     """401 without a valid token; 403 unless the caller is a manager or this household."""
     require_prosumer_access(principal, member_id)
 
 
-MANAGERS_ONLY = Depends(manager_caller)
 PROSUMER_ACCESS = Depends(prosumer_caller)
-ACCESS_ERRORS = (UnauthorizedError, ForbiddenError)
 
 router = APIRouter(tags=["prosumers"])
 

@@ -42,10 +42,10 @@ from services.common.errors import (
 )
 from services.common.history import HistoryQuery
 from services.common.security import (
+    MANAGERS_ONLY,
     POLL_SCOPE,
     PUSH_SCOPE,
     PrincipalDep,
-    require_manager,
     require_manager_or_scope,
     require_scope,
 )
@@ -69,11 +69,6 @@ def get_service(request: Request) -> SimulationService:
     return service
 
 
-async def manager_only(principal: PrincipalDep) -> None:
-    """Route dependency: the caller is a manager (or an administrator)."""
-    require_manager(principal)
-
-
 async def pusher_only(principal: PrincipalDep) -> None:
     """Route dependency: the caller is a service granted grid.push."""
     require_scope(principal, PUSH_SCOPE)
@@ -92,7 +87,7 @@ async def manager_or_poller(principal: PrincipalDep) -> None:
 ServiceDep = Annotated[SimulationService, Depends(get_service)]
 LegacyPayload = Annotated[Any, Body()]
 
-MANAGERS = [Depends(manager_only)]
+MANAGERS = [MANAGERS_ONLY]
 PUSHERS = [Depends(pusher_only)]
 MANAGERS_OR_PUSHERS = [Depends(manager_or_pusher)]
 MANAGERS_OR_POLLERS = [Depends(manager_or_poller)]
