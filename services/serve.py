@@ -11,6 +11,10 @@ import uvicorn
 from fastapi import FastAPI
 
 SERVICES = ("auth", "manager", "prosumer", "market", "simulation", "weather")
+"""The API services: each publishes OpenAPI, guards its routes with tokens, has storage."""
+DASHBOARD = "dashboard"
+"""The web app's file server: served like a service, but none of the above."""
+APPS = (*SERVICES, DASHBOARD)
 
 
 def load_app(service: str) -> FastAPI:
@@ -23,11 +27,11 @@ def load_app(service: str) -> FastAPI:
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "serve",
-        help="run one service",
-        description="Run one service; host, port and peers come from its environment "
-        "variables (e.g. PROSUMER_PORT, PROSUMER_WEATHER_URL).",
+        help="run one service, or the dashboard",
+        description="Run one service, or the dashboard; host, port and peers come from its "
+        "environment variables (e.g. PROSUMER_PORT, PROSUMER_WEATHER_URL, DASHBOARD_PORT).",
     )
-    parser.add_argument("service", choices=SERVICES)
+    parser.add_argument("service", choices=APPS)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     parser.set_defaults(run=run)
 

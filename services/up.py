@@ -1,9 +1,9 @@
 """``gridmarket up``: the whole suite on this machine, one process per service.
 
 Starts the six services on the embedded storage (SQLite files in the data
-directory), waits until each answers ``/healthz``, seeds a demo scenario the
-first time, prints where everything is, and on Ctrl-C or SIGTERM stops every
-child and leaves none behind.
+directory) and the dashboard, waits until each answers ``/healthz``, seeds a
+demo scenario the first time, prints where everything is, and on Ctrl-C or
+SIGTERM stops every child and leaves none behind.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ import httpx
 
 from services.common.security import ADMIN_SCOPE, derive_client_secret
 from services.common.settings import AuthSettings
-from services.serve import SERVICES
+from services.serve import DASHBOARD, SERVICES
 
 DEFAULT_PORTS = {
+    DASHBOARD: 8000,
     "auth": 8001,
     "manager": 8002,
     "prosumer": 8003,
@@ -35,8 +36,13 @@ DEFAULT_PORTS = {
     "simulation": 8005,
     "weather": 8006,
 }
-START_WAVES = (("weather", "auth"), ("simulation",), ("market", "manager", "prosumer"))
+START_WAVES = (
+    ("weather", "auth"),
+    ("simulation",),
+    ("market", "manager", "prosumer", DASHBOARD),
+)
 """Services that others push to start first, so the first ticks find their peers."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 HEALTH_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 _PR_SET_PDEATHSIG = 1
@@ -63,7 +69,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
-        "--port-offset", type=int, default=0, help="added to every default port (8001-8006)"
+        "--port-offset", type=int, default=0, help="added to every default port (8000-8006)"
     )
     parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
     parser.add_argument("--tick", type=float, default=1.0, help="seconds between ticks")
@@ -110,6 +116,30 @@ def child_environment(suite: Suite, args: argparse.Namespace) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    env.update(dashboard_environment(suite))
+    return env
+
+
+def dashboard_environment(suite: Suite) -> dict[str, str]:
+    """Where the browser finds the dashboard and the dashboard finds every service.
+
+    The issuer may send the browser back to the dashboard (after sign-in and
+    sign-out), the APIs answer its origin, and the dashboard tells the app
+    where each API is. On loopback both names of the host work in a browser.
+    """
+    port = suite.ports[DASHBOARD]
+    hosts = [suite.host]
+    if suite.host in LOOPBACK_NAMES:
+        hosts += [name for name in LOOPBACK_NAMES if name != suite.host]
+    origins = [f"http://{host}:{port}" for host in hosts]
+    env = {
+        "AUTH_REDIRECT_URIS": ",".join(f"{origin}/callback" for origin in origins),
+        "AUTH_POST_LOGOUT_REDIRECT_URIS": ",".join(f"{origin}/" for origin in origins),
+        "GRIDMARKET_CORS_ORIGINS": ",".join(origins),
+    }
+    for service in SERVICES:
+        if service != "auth":  # the auth URL is the issuer's, GRIDMARKET_ISSUER_URL
+            env[f"DASHBOARD_{service.upper()}_URL"] = suite.url(service)
     return env
 
 
@@ -341,6 +371,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def print_summary(suite: Suite, seeded: bool, data_dir: Path, accounts: list[DemoAccount]) -> None:
     note = "; demo scenario seeded" if seeded else ""
     print(f"\ngridmarket is up (data in {data_dir}){note}\n")
+    print(f"  {DASHBOARD:<11} {suite.url(DASHBOARD):<24} <- open this")
     for service in SERVICES:
         url = suite.url(service)
         print(f"  {service:<11} {url:<24} docs: {url}/docs")

@@ -108,7 +108,10 @@ def _page_headers(service: AuthService) -> dict[str, str]:
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
         f"form-action 'self' {' '.join(origins)}; frame-ancestors 'none'; base-uri 'none'",
         "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
+        # Not no-referrer: under it, browsers send `Origin: null` with the form's POST,
+        # which the same-origin check must refuse. same-origin still sends no Referer
+        # (with its state and PKCE challenge) to any other site.
+        "Referrer-Policy": "same-origin",
     }
 
 

@@ -35,7 +35,8 @@ DOCS_CONTENT_SECURITY_POLICY = (
 """What FastAPI's Swagger UI and ReDoc pages load: their bundles from a CDN and inline set-up."""
 STRICT_TRANSPORT_SECURITY = "max-age=63072000; includeSubDomains"
 CORS_METHODS = ["GET", "POST", "PUT", "DELETE"]
-CORS_HEADERS = ["Authorization", "Content-Type"]
+CORS_HEADERS = ["Authorization", "Content-Type", "Last-Event-ID"]
+"""Last-Event-ID: a stream read with fetch sends it when it reconnects, as EventSource does."""
 
 health = APIRouter(tags=["health"])
 
@@ -158,6 +159,26 @@ class _ServiceApp(FastAPI):
         )
 
 
+def create_hardened_app(
+    *,
+    settings: ServiceSettings | None,
+    content_security_policy: str,
+    **fastapi_options: Any,
+) -> FastAPI:
+    """A bare FastAPI app with the suite's error shape and security headers on every response.
+
+    ``create_service_app`` builds on it; an app without storage or a tick loop
+    (the dashboard's file server) uses it directly and adds its own health routes.
+    """
+    app = _ServiceApp(
+        version="0.1.0",
+        headers=security_headers(settings, content_security_policy),
+        **fastapi_options,
+    )
+    install_error_handlers(app)
+    return app
+
+
 def create_service_app(
     *,
     title: str,
@@ -173,12 +194,12 @@ def create_service_app(
     without them the development defaults apply. A service that renders HTML
     passes the ``content_security_policy`` its pages need.
     """
-    app = _ServiceApp(
+    app = create_hardened_app(
         title=title,
         description=description,
-        version="0.1.0",
         lifespan=lifespan,
-        headers=security_headers(settings, content_security_policy),
+        settings=settings,
+        content_security_policy=content_security_policy,
     )
     app.add_middleware(
         CORSMiddleware,
@@ -187,7 +208,6 @@ def create_service_app(
         allow_methods=CORS_METHODS,
         allow_headers=CORS_HEADERS,
     )
-    install_error_handlers(app)
     app.include_router(health)
     for router in routers:
         app.include_router(router)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -27,6 +28,8 @@ from services.common.security import derive_client_secret
 DEFAULT_SECRET = "change-me"
 DASHBOARD_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
 """Where the dashboard is served in development: the browser origins the APIs answer."""
+DASHBOARD_CLIENT_ID = "gridmarket-dashboard"
+"""The issuer's public client (no secret): the dashboard, signing users in with code + PKCE."""
 
 
 def _aliases(prefix: str, field: str, *plain: str) -> AliasChoices:
@@ -398,3 +401,65 @@ class WeatherSettings(ServiceSettings):
     cache_seconds: float = Field(default=600.0, ge=0, description="cache per rounded location")
     calls_per_minute: int = Field(default=60, ge=1, description="OpenWeatherMap call budget")
     request_timeout_seconds: float = Field(default=5.0, gt=0)
+
+
+def _repository_frontend_dist() -> Path:
+    # services/common/settings.py -> the repository root, where frontend/ is built.
+    return Path(__file__).resolve().parents[2] / "frontend" / "dist"
+
+
+def _browser_url(url: str) -> str:
+    """An absolute http(s) base URL that can stand in a Content-Security-Policy header."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an absolute http(s) URL")
+    if any(char.isspace() or char in ";,'\"" for char in url) or parts.query or parts.fragment:
+        raise ValueError(f"{url!r} must be a plain base URL (no spaces, ; , quotes, query)")
+    return url.rstrip("/")
+
+
+class DashboardSettings(ServiceSettings):
+    """The dashboard's server: where the built app is and the URLs the browser calls."""
+
+    service_name: ClassVar[str] = "dashboard"
+    default_port: ClassVar[int] = 8000
+
+    dist_dir: Path = Field(
+        default_factory=_repository_frontend_dist,
+        description="the built dashboard (index.html and assets/); the repository's "
+        "frontend/dist by default",
+    )
+    manager_url: str = Field(default="http://127.0.0.1:8002", description="as the browser sees it")
+    prosumer_url: str = Field(default="http://127.0.0.1:8003", description="as the browser sees it")
+    market_url: str = Field(default="http://127.0.0.1:8004", description="as the browser sees it")
+    simulation_url: str = Field(
+        default="http://127.0.0.1:8005", description="as the browser sees it"
+    )
+    weather_url: str = Field(default="http://127.0.0.1:8006", description="as the browser sees it")
+
+    _browser_urls = field_validator(
+        "issuer_url",
+        "manager_url",
+        "prosumer_url",
+        "market_url",
+        "simulation_url",
+        "weather_url",
+        mode="after",
+    )(_browser_url)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> DashboardSettings:
+        # Replaces the base class's check: the dashboard serves files and public
+        # configuration, and holds no secret or client credentials of its own.
+        return self
+
+    def service_urls(self) -> dict[str, str]:
+        """Every service's browser-facing base URL, without a trailing slash; auth is the issuer."""
+        return {
+            "auth": self.issuer_url,
+            "manager": self.manager_url,
+            "prosumer": self.prosumer_url,
+            "market": self.market_url,
+            "simulation": self.simulation_url,
+            "weather": self.weather_url,
+        }

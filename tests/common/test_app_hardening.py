@@ -132,6 +132,13 @@ async def test_a_preflight_from_the_dashboard_is_allowed(client, origin):
     assert_hardened(response)
 
 
+async def test_a_stream_reconnecting_with_its_last_event_id_is_allowed(client):
+    headers = preflight(DASHBOARD, "GET", "authorization, last-event-id")
+    response = await client.options("/things", headers=headers)
+    assert response.status_code == 200
+    assert "Last-Event-ID" in response.headers["access-control-allow-headers"]
+
+
 async def test_a_preflight_from_another_origin_is_refused(client):
     response = await client.options("/things", headers=preflight("https://evil.example"))
     assert response.status_code == 400

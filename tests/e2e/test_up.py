@@ -42,7 +42,7 @@ def alive(pid: int) -> bool:
 
 
 def free_offset() -> int:
-    """An offset that puts all six default ports on free ports below the ephemeral range.
+    """An offset that puts every default port on a free port below the ephemeral range.
 
     Ports the kernel hands out to outgoing connections (32768 and up) could be
     taken by the time the services bind them.
@@ -52,7 +52,7 @@ def free_offset() -> int:
         offset = rng.randrange(10_000, 19_000)
         if all(port_free(port + offset) for port in DEFAULT_PORTS.values()):
             return offset
-    raise AssertionError("no free block of six ports")
+    raise AssertionError("no free block of ports")
 
 
 def test_up_starts_seeds_and_stops_every_service(tmp_path: Path) -> None:
@@ -95,8 +95,13 @@ def test_up_starts_seeds_and_stops_every_service(tmp_path: Path) -> None:
         assert len(members.json()) == 25
         assert "Demo accounts (development mode only)" in text and "alice" in text
         eventually(lambda: httpx.get(f"{market}/api/price").json()["cells"] == 1)
+        dashboard = f"http://127.0.0.1:{DEFAULT_PORTS['dashboard'] + offset}"
+        assert f"dashboard   {dashboard}" in text and "<- open this" in text
+        config = httpx.get(f"{dashboard}/config.json").json()
+        assert config["services"]["auth"] == auth
+        assert config["services"]["prosumer"] == prosumer
         children = children_of(process.pid)
-        assert len(children) == 6
+        assert len(children) == len(DEFAULT_PORTS)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
