@@ -2,11 +2,10 @@
 import { defineConfig } from "vite";
 import vue from "@vitejs/plugin-vue";
 
-// The dev server proxies nothing: the dashboard reads its services' URLs from /config.json,
-// which `gridmarket serve dashboard` writes from its environment (public/config.json in dev).
+// The app reads its services' URLs from /config.json, which `gridmarket serve dashboard`
+// answers from its environment; nothing about the deployment is built in.
 export default defineConfig({
   plugins: [vue()],
-  server: { host: "127.0.0.1", port: 8000, strictPort: true },
   build: { target: "es2022", chunkSizeWarningLimit: 400 },
   test: {
     environment: "jsdom",

@@ -45,6 +45,8 @@ DIST = ROOT / "frontend" / "dist" / "index.html"
 SHOTS = Path(os.environ.get("GRIDMARKET_ARTIFACTS", ROOT / "artifacts")) / "screenshots"
 PASSWORDS = {account.username: account.password for account in demo_accounts(DEFAULT_SECRET)}
 UI_TIMEOUT_MS = 30_000
+ACCESS_TOKEN_SECONDS = 90
+RENEWAL_SECONDS = ACCESS_TOKEN_SECONDS - 60
 
 if not (CHROMIUM.exists() and DIST.exists()):
     reason = f"needs {CHROMIUM} and the built dashboard ({DIST}; `make frontend`)"
@@ -83,7 +85,12 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     data = tmp_path_factory.mktemp("dashboard-suite")
     suite = Suite(host="127.0.0.1", ports={name: free_port() for name in DEFAULT_PORTS})
     args = argparse.Namespace(data_dir=data, speed=1.0, tick=1.0)
-    env = {**child_environment(suite, args), "GRIDMARKET_SEED": "7"}
+    # Access tokens of 90 s: the dashboard renews them 60 s before they expire, within a test.
+    env = {
+        **child_environment(suite, args),
+        "GRIDMARKET_SEED": "7",
+        "AUTH_ACCESS_TOKEN_SECONDS": str(ACCESS_TOKEN_SECONDS),
+    }
     env.pop("AUTH_SECRET_KEY", None)
     env.pop("GRIDMARKET_SECRET_KEY", None)
     run = Running(suite, env, data)
@@ -224,6 +231,31 @@ def test_a_prosumer_sees_their_house_picture(page, running, tmp_path):
         files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image"}]
     )
     expect(page.get_by_role("alert")).to_contain_text("not an image")
+
+
+def test_the_dashboard_renews_its_token_without_the_user_noticing(page, running, admin):
+    renewals: list[str] = []
+    bearers: list[str] = []
+    token_url = f"{running.url('auth')}/token"
+    prosumer = running.url("prosumer")
+
+    def watch(request: Any) -> None:
+        if request.url == token_url and "grant_type=refresh_token" in (request.post_data or ""):
+            renewals.append(request.post_data)
+        if request.url.startswith(prosumer) and "authorization" in request.headers:
+            bearers.append(request.headers["authorization"])
+
+    page.on("request", watch)
+    sign_in(page, running, "alice")
+    page.wait_for_url("**/prosumer/house-01")
+    first = bearers[-1]
+    page.wait_for_timeout((RENEWAL_SECONDS + 5) * 1000)
+    assert renewals, "no refresh-token grant before the access token expired"
+    page.get_by_label("Deficit from the battery").focus()
+    page.keyboard.press("End")
+    eventually(lambda: get(admin, f"{prosumer}/api/control/house-01")["output_ratio"] == 1.0)
+    assert bearers[-1] != first, "the control was sent with the first token"
+    expect(page.locator(".page-head [data-status]")).to_have_attribute("data-status", "open")
 
 
 def test_the_prosumer_view_fits_a_phone(browser, running):

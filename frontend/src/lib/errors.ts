@@ -29,9 +29,12 @@ export function describeError(status: number, body: unknown): string {
     if (Array.isArray(detail) && detail.length) {
       return detail
         .map((item) => {
-          const entry = item as { loc?: unknown[]; msg?: string };
-          const field = (entry.loc ?? []).filter((part) => part !== "body").join(".");
-          return field ? `${field}: ${entry.msg ?? "invalid"}` : (entry.msg ?? "invalid");
+          // The services say {field, message}; FastAPI's own validation says {loc, msg}.
+          const entry = (item ?? {}) as { loc?: unknown; msg?: string; field?: string; message?: string };
+          const path = typeof entry.field === "string" ? [entry.field] : Array.isArray(entry.loc) ? entry.loc : [];
+          const field = path.filter((part) => part !== "body").join(".");
+          const message = entry.message ?? entry.msg ?? "invalid";
+          return field ? `${field}: ${message}` : message;
         })
         .join("; ");
     }

@@ -25,7 +25,7 @@ const SOURCES: Record<string, string> = {
   battery: "the battery",
   market: "the market",
   none: "nothing (no supply)",
-  mix: "a mix of own production, battery and market",
+  mix: "several sources",
 };
 
 export function describeSource(source: string): string {

@@ -2,7 +2,7 @@
  * A chart's points over a sliding time window, never more than `maxPoints`.
  *
  * Points closer together than `window / maxPoints` are averaged into one bucket,
- * so an hour of one-second ticks keeps 360 points, however long the page stays open.
+ * so an hour of one-second ticks keeps 600 points, however long the page stays open.
  */
 export interface Point {
   t: number; // milliseconds since the epoch
@@ -16,7 +16,7 @@ export class Series {
 
   constructor(
     readonly windowMs = 3_600_000,
-    readonly maxPoints = 360,
+    readonly maxPoints = 600,
   ) {
     if (!(windowMs > 0) || !(maxPoints >= 2)) throw new RangeError("window and maxPoints must be positive");
     this.bucketMs = windowMs / maxPoints;

@@ -49,6 +49,7 @@ export const useProsumer = defineStore("prosumer", () => {
     if (id.value === memberId && stream) return;
     stop();
     id.value = memberId;
+    recent = null; // a change just made belongs to the household it was made on
     state.value = null;
     error.value = null;
     charts.value = newCharts();

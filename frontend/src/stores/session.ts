@@ -18,6 +18,8 @@ export const useSession = defineStore("session", () => {
   const user = shallowRef<User | null>(null);
   const profile = ref<Profile | null>(null);
   const error = ref<string | null>(null);
+  /** Counts sessions that ended without the user signing out. */
+  const expired = ref(0);
   let api: Api | null = null;
 
   const signedIn = computed(() => user.value !== null && !user.value.expired);
@@ -37,10 +39,15 @@ export const useSession = defineStore("session", () => {
     um.events.addUserUnloaded(() => {
       user.value = null;
     });
-    um.events.addSilentRenewError(() => {
-      error.value = "Your session could not be renewed; sign in again.";
-      user.value = null;
-    });
+    um.events.addSilentRenewError(() => expire());
+  }
+
+  /** Signed out without asking: the renewal was refused (password changed elsewhere, account gone). */
+  function expire(): void {
+    error.value = "Your session has ended; sign in again.";
+    user.value = null;
+    profile.value = null;
+    expired.value += 1;
   }
 
   function client(): Api {
@@ -55,7 +62,7 @@ export const useSession = defineStore("session", () => {
       try {
         user.value = await manager.value.signinSilent();
       } catch {
-        user.value = null;
+        expire();
         return null;
       }
     }
@@ -135,6 +142,7 @@ export const useSession = defineStore("session", () => {
     user,
     profile,
     error,
+    expired,
     signedIn,
     isManager,
     houses,
