@@ -67,9 +67,10 @@ lint: $(VENV)/.test-deps
 test: lint frontend-test
 	$(BIN)/pytest
 
-bench: $(VENV)/.test-deps
+bench: $(VENV)/.test-deps frontend
 	$(BIN)/python bench/tick.py
 	$(BIN)/python bench/suite.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -81,6 +81,8 @@ export const useGrid = defineStore("grid", () => {
     prosumer: "closed",
   });
   let streams: LiveStream[] = [];
+  /** The start() now in force, null once stopped: history that answers after a stop opens no streams. */
+  let running: object | null = null;
   let ticks = 0;
 
   const rows = computed<ProsumerRow[]>(() => {
@@ -175,7 +177,9 @@ export const useGrid = defineStore("grid", () => {
   }
 
   function start(): void {
-    if (streams.length) return;
+    if (running) return;
+    const run = {};
+    running = run;
     const session = useSession();
     const api = session.client();
     const make = (name: StreamName, path: string, event: string, handler: (data: never) => void) =>
@@ -186,6 +190,7 @@ export const useGrid = defineStore("grid", () => {
       );
     charts.value = newCharts();
     void loadHistory().then(() => {
+      if (running !== run) return;
       streams = [
         make("manager", "/api/stream", "plants", onPlants),
         make("simulation", "/api/stream", "totals", onTotals),
@@ -200,6 +205,7 @@ export const useGrid = defineStore("grid", () => {
   }
 
   function stop(): void {
+    running = null;
     for (const stream of streams) stream.stop();
     streams = [];
   }
@@ -236,15 +242,20 @@ export const useGrid = defineStore("grid", () => {
     if (list) clusters.value = list;
   }
 
+  /** Change a plant's controls at once; on refusal the sliders go back to the plant's values. */
   async function controlPlant(plantId: string, change: PlantChange): Promise<void> {
+    const before = plants.value.find((plant) => plant.id === plantId);
+    const patch = (values: Partial<Plant>) => {
+      plants.value = plants.value.map((plant) => (plant.id === plantId ? { ...plant, ...values } : plant));
+    };
+    patch(change);
     const applied = await act("The plant did not take the change", () =>
       useSession()
         .client()
         .json<PlantChange>("manager", `/api/control/${encodeURIComponent(plantId)}`, { method: "PUT", json: change }),
     );
-    if (applied) {
-      plants.value = plants.value.map((plant) => (plant.id === plantId ? { ...plant, ...applied } : plant));
-    }
+    if (applied) patch(applied);
+    else if (before) patch({ ratio: before.ratio, status: before.status, buffer_ratio: before.buffer_ratio });
   }
 
   async function setOverride(value: number | null): Promise<void> {

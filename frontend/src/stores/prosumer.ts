@@ -56,7 +56,7 @@ export const useProsumer = defineStore("prosumer", () => {
     const session = useSession();
     const api = session.client();
     const path = `/api/stream?id=${encodeURIComponent(memberId)}`;
-    stream = markRaw(
+    const live = markRaw(
       new LiveStream(
         api.url("prosumer", path),
         {
@@ -68,14 +68,18 @@ export const useProsumer = defineStore("prosumer", () => {
         { onStatus: (value) => (status.value = value) },
       ),
     );
+    stream = live;
     try {
-      apply(await api.json<ProsumerState>("prosumer", `/api/members/${encodeURIComponent(memberId)}`));
+      const member = await api.json<ProsumerState>("prosumer", `/api/members/${encodeURIComponent(memberId)}`);
+      if (stream !== live) return; // stopped, or following another household, while this loaded
+      apply(member);
     } catch (exc) {
+      if (stream !== live) return;
       error.value = messageOf(exc);
       stop();
       return;
     }
-    stream.start();
+    live.start();
     void loadPicture();
   }
 
