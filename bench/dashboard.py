@@ -3,7 +3,8 @@
 Starts the suite with ``gridmarket up`` (demo scenario, fast ticks), signs in
 as the demo manager and the demo household in headless Chromium, and reads
 each page's JavaScript heap (Chrome DevTools Protocol, after a garbage
-collection) and DOM node count every ``--every`` seconds while the streams run.
+collection), DOM node count and the network chunks it received per second
+(the streams' events) every ``--every`` seconds while the streams run.
 Also reports the size of the built app.
 
     python bench/dashboard.py [--minutes 10] [--tick 0.1] [--speed 60]
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,21 +55,23 @@ def _free(port: int) -> bool:
     return True
 
 
-def start_suite(data: Path, offset: int, tick: float, speed: float) -> subprocess.Popen[str]:
+def start_suite(data: Path, offset: int, tick: float, speed: float) -> subprocess.Popen[bytes]:
     env = {key: value for key, value in os.environ.items() if "SECRET" not in key}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data)]
-        + ["--port-offset", str(offset), "--tick", str(tick), "--speed", str(speed)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "Ctrl-C" in line:
-            return process
-    raise SystemExit(f"gridmarket up exited with code {process.wait()}")
+    # To a file, not a pipe: a pipe nobody reads fills up and stalls the services' logging.
+    log = data / "up.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data)]
+            + ["--port-offset", str(offset), "--tick", str(tick), "--speed", str(speed)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    while "Ctrl-C" not in log.read_text(errors="replace"):
+        if process.poll() is not None:
+            raise SystemExit(f"gridmarket up exited with code {process.returncode}")
+        time.sleep(0.5)
+    return process
 
 
 def sign_in(page: Page, dashboard: str, auth: str, username: str) -> None:
@@ -120,36 +124,50 @@ def main() -> None:
                     executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
                 )
                 pages: dict[str, tuple[Page, CDPSession]] = {}
+                chunks: dict[str, int] = {}
+
+                def count_chunk(name: str, _event: Any) -> None:
+                    chunks[name] += 1
+
                 for username in ("manager", "alice"):
                     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
                     sign_in(page, dashboard, auth, username)
                     cdp = page.context.new_cdp_session(page)
                     cdp.send("Performance.enable")
+                    cdp.send("Network.enable")
+                    chunks[username] = 0
+                    cdp.on("Network.dataReceived", partial(count_chunk, username))
                     pages[username] = (page, cdp)
                 events_per_s = 1 / args.tick
                 print(f"{events_per_s:.0f} ticks/s; readings every {args.every:.0f} s")
-                print(f"{'minute':>7} {'page':<8} {'heap MB':>8} {'DOM nodes':>10}")
+                print(f"{'minute':>7} {'page':<8} {'heap MB':>8} {'DOM nodes':>10} {'chunks/s':>9}")
                 readings: dict[str, list[dict[str, Any]]] = {name: [] for name in pages}
-                started = time.monotonic()
+                started = last = time.monotonic()
+                counted = dict(chunks)
                 while True:
-                    elapsed = time.monotonic() - started
+                    now = time.monotonic()
+                    elapsed = now - started
                     for name, (_, cdp) in pages.items():
                         reading = measure(cdp)
                         readings[name].append(reading)
+                        rate = (chunks[name] - counted[name]) / (now - last) if now > last else 0
+                        counted[name] = chunks[name]
+                        shown = f"{rate:9.1f}" if now > last else f"{'-':>9}"
                         print(
                             f"{elapsed / 60:7.1f} {name:<8} "
-                            f"{reading['heap_mb']:8.2f} {reading['nodes']:10.0f}",
+                            f"{reading['heap_mb']:8.2f} {reading['nodes']:10.0f} {shown}",
                             flush=True,
                         )
+                    last = now
                     if elapsed >= args.minutes * 60:
                         break
                     time.sleep(args.every)
                 for name, series in readings.items():
-                    # From the first full window on; the charts fill during the first hour.
-                    first, last = series[1] if len(series) > 1 else series[0], series[-1]
+                    # From the first reading after a minute of streams on.
+                    first, final = series[1] if len(series) > 1 else series[0], series[-1]
                     print(
-                        f"{name}: heap {first['heap_mb']:.2f} -> {last['heap_mb']:.2f} MB, "
-                        f"DOM nodes {first['nodes']:.0f} -> {last['nodes']:.0f}"
+                        f"{name}: heap {first['heap_mb']:.2f} -> {final['heap_mb']:.2f} MB, "
+                        f"DOM nodes {first['nodes']:.0f} -> {final['nodes']:.0f}"
                     )
                 browser.close()
         finally:
