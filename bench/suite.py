@@ -23,7 +23,8 @@ from typing import Any
 import httpx
 
 from services.common.settings import DEFAULT_SECRET
-from services.up import admin_token, demo_scenario, spawn, stop, wait_healthy
+from services.seed import demo_scenario
+from services.up import admin_token, spawn, stop, wait_healthy
 
 SERVICES = ("weather", "simulation", "market", "manager", "prosumer", "auth")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from services import serve, simulate, up
+from services import seed, serve, simulate, up
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_parser(commands)
     serve.add_parser(commands)
     up.add_parser(commands)
+    seed.add_parser(commands)
     return parser
 
 

@@ -15,6 +15,16 @@ SERVICES = ("auth", "manager", "prosumer", "market", "simulation", "weather")
 DASHBOARD = "dashboard"
 """The web app's file server: served like a service, but none of the above."""
 APPS = (*SERVICES, DASHBOARD)
+DEFAULT_PORTS = {
+    DASHBOARD: 8000,
+    "auth": 8001,
+    "manager": 8002,
+    "prosumer": 8003,
+    "market": 8004,
+    "simulation": 8005,
+    "weather": 8006,
+}
+"""Where each listens unless its ``<NAME>_PORT`` says otherwise (the settings' defaults)."""
 
 
 def load_app(service: str) -> FastAPI:

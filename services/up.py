@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -23,19 +22,19 @@ from typing import Any
 
 import httpx
 
-from services.common.security import ADMIN_SCOPE, derive_client_secret
+from services.common.security import derive_client_secret
 from services.common.settings import AuthSettings
-from services.serve import DASHBOARD, SERVICES
+from services.seed import (
+    ADMIN_CLIENT_ID,
+    SEEDED_SERVICES,
+    DemoAccount,
+    SeedTargets,
+    demo_accounts,
+    fetch_admin_token,
+    seed_demo,
+)
+from services.serve import DASHBOARD, DEFAULT_PORTS, SERVICES
 
-DEFAULT_PORTS = {
-    DASHBOARD: 8000,
-    "auth": 8001,
-    "manager": 8002,
-    "prosumer": 8003,
-    "market": 8004,
-    "simulation": 8005,
-    "weather": 8006,
-}
 START_WAVES = (
     ("weather", "auth"),
     ("simulation",),
@@ -201,130 +200,20 @@ def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def demo_scenario(rng: random.Random) -> dict[str, list[dict[str, Any]]]:
-    """One plant, 25 prosumers (1-3 turbines, 1-2 batteries), 10 clusters of 20-80 households."""
-    prosumers = [
-        {
-            "id": f"house-{number:02d}",
-            "turbines": [round(rng.uniform(1.0, 3.0), 1) for _ in range(rng.randint(1, 3))],
-            "batteries": [
-                {"capacity": 13.5, "maxOutput": 5.0, "maxCharge": 5.0, "current": 6.0}
-                for _ in range(rng.randint(1, 2))
-            ],
-            "input_ratio": 0.5,
-            "output_ratio": 0.5,
-            "status": True,
-        }
-        for number in range(1, 26)
-    ]
-    consumers = [
-        {"id": f"cluster-{number:02d}", "households": rng.randint(20, 80), "profile": 1.0}
-        for number in range(1, 11)
-    ]
-    # Sized for the clusters' cold-evening peak; while it starts, its full buffer carries the load.
-    plants = [
-        {
-            "id": "coal-1",
-            "maxProduction": 1200.0,
-            "ratio": 0.5,
-            "status": True,
-            "startup_seconds": 10,
-            "ramp_per_second": 0.1,
-            "buffer": {"capacity": 600.0, "maxOutput": 500.0, "maxCharge": 300.0, "current": 600.0},
-        }
-    ]
-    return {"prosumers": prosumers, "consumers": consumers, "plants": plants}
-
-
 def admin_token(client: httpx.Client, auth_url: str, secret_key: str) -> str:
-    """A client-credentials token of the development ``admin`` client (a manager of everything)."""
-    response = client.post(
-        f"{auth_url}/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "admin",
-            "client_secret": derive_client_secret(secret_key, "admin"),
-            "scope": ADMIN_SCOPE,
-        },
-    )
-    response.raise_for_status()
-    token: str = response.json()["access_token"]
-    return token
-
-
-@dataclass(frozen=True)
-class DemoAccount:
-    username: str
-    password: str
-    managers: tuple[str, ...] = ()
-    prosumers: tuple[str, ...] = ()
-
-
-def demo_accounts(secret_key: str) -> list[DemoAccount]:
-    """One manager and two prosumers with their own houses; passwords derived from the key."""
-
-    def password(username: str) -> str:
-        return derive_client_secret(secret_key, f"demo account {username}")[:20]
-
-    return [
-        DemoAccount("manager", password("manager"), managers=("coal-1",)),
-        DemoAccount("alice", password("alice"), prosumers=("house-01",)),
-        DemoAccount("bob", password("bob"), prosumers=("house-02",)),
-    ]
+    """A token of the development ``admin`` client, whose secret derives from ``secret_key``."""
+    return fetch_admin_token(client, auth_url, derive_client_secret(secret_key, ADMIN_CLIENT_ID))
 
 
 def seed(suite: Suite, secret_key: str) -> bool:
-    """Create what the demo lacks (cell, plant, clusters, prosumers, accounts); True if any."""
-    with httpx.Client(timeout=10.0) as client:
-        token = admin_token(client, suite.url("auth"), secret_key)
-        client.headers["Authorization"] = f"Bearer {token}"
-        market_cells = client.get(f"{suite.url('market')}/api/members").json()
-        if not any(cell.get("destination") == suite.url("simulation") for cell in market_cells):
-            client.post(
-                f"{suite.url('market')}/api/members",
-                json={"body": [{"destination": suite.url("simulation")}]},
-            ).raise_for_status()
-        scenario = demo_scenario(random.Random(7))
-        seeded = False
-        for service, path, listing, items in (
-            ("manager", "/api/members", "/api/members", scenario["plants"]),
-            (
-                "simulation",
-                "/api/members/consumers",
-                "/api/members/consumers",
-                scenario["consumers"],
-            ),
-            ("prosumer", "/api/members", "/api/members", scenario["prosumers"]),
-        ):
-            existing = client.get(f"{suite.url(service)}{listing}").json()
-            if isinstance(existing, dict):  # the manager wraps its list as {"body": [...]}
-                existing = existing.get("body", [])
-            if not existing:
-                client.post(f"{suite.url(service)}{path}", json={"body": items}).raise_for_status()
-                seeded = True
-        for account in demo_accounts(secret_key):
-            seeded |= _seed_account(client, suite.url("auth"), account)
-    return seeded
+    """Create what the demo lacks (cell, plant, clusters, prosumers, accounts); True if any.
 
-
-def _seed_account(client: httpx.Client, auth_url: str, account: DemoAccount) -> bool:
-    registered = client.post(
-        f"{auth_url}/api/register",
-        json={"username": account.username, "password": account.password},
-    )
-    if registered.status_code == 409:
-        return False
-    registered.raise_for_status()
-    clientid = registered.json()["clientid"]
-    client.put(
-        f"{auth_url}/api/profiles/{clientid}",
-        json={
-            "username": account.username,
-            "managers": [{"level": 2, "id": plant} for plant in account.managers],
-            "prosumers": [{"level": 1, "id": house} for house in account.prosumers],
-        },
-    ).raise_for_status()
-    return True
+    The development ``admin`` client signs in; the accounts' passwords derive
+    from ``secret_key``, so ``print_summary`` can show them.
+    """
+    targets = SeedTargets(**{service: suite.url(service) for service in SEEDED_SERVICES})
+    admin_secret = derive_client_secret(secret_key, ADMIN_CLIENT_ID)
+    return bool(seed_demo(targets, admin_secret, password_key=secret_key))
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -122,7 +122,9 @@ async def service_runtime(
     http = make_http_client()
     clock = clock or SimClock(settings.speed, settings.timezone, settings.start)
     runtime = ServiceRuntime(settings, storage, http, clock)
-    runtime.verifier = TokenVerifier(http, settings.issuer_url, settings.audience)
+    runtime.verifier = TokenVerifier(
+        http, settings.issuer_url, settings.audience, internal_url=settings.issuer_internal_url
+    )
     try:
         yield runtime
     finally:

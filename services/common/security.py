@@ -5,7 +5,8 @@ itself against the issuer's published keys (JWKS), so no request waits on the
 auth service once the keys are cached:
 
 - ``TokenVerifier`` reads ``{issuer}/.well-known/openid-configuration`` and the
-  JWKS it names, on first use; caches the keys; refetches them, at most once
+  JWKS it names, on first use (from the issuer's internal URL when one is set,
+  below); caches the keys; refetches them, at most once
   per ``min_refetch_interval_s``, when a token names a key it does not know (the
   issuer rotated its keys). Tokens must be ES256 JWTs of type ``at+jwt`` whose
   ``iss``, ``aud``, ``exp``, ``iat`` and ``nbf`` hold, with a small leeway.
@@ -14,6 +15,13 @@ auth service once the keys are cached:
   ``require_prosumer_access`` are the checks routes make with it.
 - ``ServiceTokenClient``: a service's own client-credentials token, for the
   requests it makes to its peers.
+
+Where a service reaches the issuer may differ from the URL tokens name: under
+docker-compose browsers reach it at ``http://localhost:8001`` and containers at
+``http://auth:8001``. Tokens name one issuer, the public one (``issuer_url``);
+a service given an ``internal_url`` fetches discovery from there, still
+requires the document to name ``issuer_url``, and reaches the endpoints it
+lists under ``issuer_url`` (JWKS, token) through ``internal_url`` instead.
 
 The token format is the suite's identity design: ``sub``, ``client_id``,
 ``scope`` (space separated), and for users ``gm_prosumers`` / ``gm_managers``
@@ -115,21 +123,40 @@ async def _get_json(http: httpx.AsyncClient, url: str, timeout_s: float) -> dict
     return document
 
 
-async def _discover(http: httpx.AsyncClient, issuer_url: str, timeout_s: float) -> dict[str, Any]:
-    """The issuer's discovery document, checked to name this issuer."""
-    document = await _get_json(http, issuer_url + DISCOVERY_PATH, timeout_s)
-    if document.get("issuer") != issuer_url:
-        raise _IssuerError(
-            f"discovery names issuer {document.get('issuer')!r}, expected {issuer_url!r}"
-        )
-    return document
+@dataclass(frozen=True)
+class IssuerAddress:
+    """The issuer as tokens name it (``url``), and where this service reaches it."""
 
+    url: str
+    internal_url: str
 
-def _endpoint(document: dict[str, Any], name: str) -> str:
-    url = document.get(name)
-    if not isinstance(url, str) or not url:
-        raise _IssuerError(f"discovery document has no {name}")
-    return url
+    @classmethod
+    def of(cls, issuer_url: str, internal_url: str | None = None) -> IssuerAddress:
+        """``internal_url`` unset or empty: the issuer is reached at ``issuer_url`` itself."""
+        url = issuer_url.rstrip("/")
+        return cls(url, (internal_url or url).rstrip("/"))
+
+    def reach(self, url: str) -> str:
+        """``url`` as this service reaches it: moved onto the internal URL if under ``self.url``."""
+        if url == self.url or url.startswith(self.url + "/"):
+            return self.internal_url + url[len(self.url) :]
+        return url
+
+    async def discover(self, http: httpx.AsyncClient, timeout_s: float) -> dict[str, Any]:
+        """The issuer's discovery document, read where it is reached, checked to name ``url``."""
+        document = await _get_json(http, self.internal_url + DISCOVERY_PATH, timeout_s)
+        if document.get("issuer") != self.url:
+            raise _IssuerError(
+                f"discovery names issuer {document.get('issuer')!r}, expected {self.url!r}"
+            )
+        return document
+
+    def endpoint(self, document: dict[str, Any], name: str) -> str:
+        """The endpoint ``name`` of a discovery document, as this service reaches it."""
+        url = document.get(name)
+        if not isinstance(url, str) or not url:
+            raise _IssuerError(f"discovery document has no {name}")
+        return self.reach(url)
 
 
 def _invalid_token(reason: str) -> UnauthorizedError:
@@ -166,12 +193,14 @@ class TokenVerifier:
         issuer_url: str,
         audience: str,
         *,
+        internal_url: str | None = None,
         leeway_s: int = 30,
         min_refetch_interval_s: float = 30.0,
         timeout_s: float = 3.0,
         clock: WallTime = time.time,
     ) -> None:
-        self.issuer_url = issuer_url.rstrip("/")
+        self.issuer = IssuerAddress.of(issuer_url, internal_url)
+        self.issuer_url = self.issuer.url
         self.audience = audience
         self.leeway_s = leeway_s
         self.min_refetch_interval_s = min_refetch_interval_s
@@ -291,8 +320,8 @@ class TokenVerifier:
 
     async def _fetch_keys(self) -> KeySet:
         if self._jwks_uri is None:
-            document = await _discover(self._http, self.issuer_url, self.timeout_s)
-            self._jwks_uri = _endpoint(document, "jwks_uri")
+            document = await self.issuer.discover(self._http, self.timeout_s)
+            self._jwks_uri = self.issuer.endpoint(document, "jwks_uri")
         jwks = await _get_json(self._http, self._jwks_uri, self.timeout_s)
         try:
             keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
@@ -414,11 +443,13 @@ class ServiceTokenClient:
         client_secret: str,
         scopes: Iterable[str],
         *,
+        internal_url: str | None = None,
         refresh_margin_s: float = 60.0,
         timeout_s: float = 3.0,
         clock: WallTime = time.time,
     ) -> None:
-        self.issuer_url = issuer_url.rstrip("/")
+        self.issuer = IssuerAddress.of(issuer_url, internal_url)
+        self.issuer_url = self.issuer.url
         self.client_id = client_id
         self.scopes = tuple(scopes)
         self.refresh_margin_s = refresh_margin_s
@@ -443,6 +474,7 @@ class ServiceTokenClient:
             settings.client_id,
             settings.client_secret.get_secret_value(),
             scopes,
+            internal_url=settings.issuer_internal_url,
         )
 
     async def headers(self) -> dict[str, str]:
@@ -481,8 +513,8 @@ class ServiceTokenClient:
 
     async def _request_token(self) -> tuple[str, float]:
         if self._token_endpoint is None:
-            document = await _discover(self._http, self.issuer_url, self.timeout_s)
-            self._token_endpoint = _endpoint(document, "token_endpoint")
+            document = await self.issuer.discover(self._http, self.timeout_s)
+            self._token_endpoint = self.issuer.endpoint(document, "token_endpoint")
         form = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,

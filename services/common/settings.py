@@ -81,6 +81,7 @@ class ServiceSettings(BaseSettings):
         "checkpoint_seconds": "GRIDMARKET_CHECKPOINT_SECONDS",
         "seed": "GRIDMARKET_SEED",
         "issuer_url": "GRIDMARKET_ISSUER_URL",
+        "issuer_internal_url": "GRIDMARKET_ISSUER_INTERNAL_URL",
         "cors_origins": "GRIDMARKET_CORS_ORIGINS",
     }
     """Fields also read from one suite-wide variable when their prefixed one is unset."""
@@ -112,6 +113,11 @@ class ServiceSettings(BaseSettings):
         default="http://127.0.0.1:8001",
         description="the OpenID Connect issuer (the auth service's external base URL)",
     )
+    issuer_internal_url: str | None = Field(
+        default=None,
+        description="where this service reaches the issuer when that is not issuer_url (inside "
+        "docker-compose: http://auth:8001); tokens still name issuer_url; unset: issuer_url",
+    )
     audience: str = Field(default="gridmarket", description="the 'aud' every API token carries")
     cors_origins: URLList = Field(
         default_factory=lambda: list(DASHBOARD_ORIGINS),
@@ -128,6 +134,14 @@ class ServiceSettings(BaseSettings):
     )
 
     _issuer_url = field_validator("issuer_url", mode="after")(_without_trailing_slash)
+
+    @field_validator("issuer_internal_url", mode="after")
+    @classmethod
+    def _issuer_internal_url(cls, value: str | None) -> str | None:
+        # An empty variable unsets it, as if the issuer were reached at issuer_url.
+        stripped = (value or "").rstrip("/")
+        return stripped or None
+
     _cors_origins = field_validator("cors_origins", mode="before")(_url_list)
 
     @classmethod

@@ -16,6 +16,10 @@ mints tokens with any claims, good or bad::
     issuer.rotate()                              # a new signing key, the old one still published
     issuer.down = True                           # every request fails to connect
     issuer.hits["/jwks.json"]                    # requests per path so far
+    issuer.origins["http://auth:8001"]           # requests per origin (scheme://host:port)
+
+    # Tokens name http://localhost:8001; only http://auth:8001 answers (docker-compose):
+    FakeIssuer("http://localhost:8001", reachable_at=["http://auth:8001"])
 
 To make a service under test accept its tokens, after the lifespan has started::
 
@@ -86,8 +90,11 @@ class FakeIssuer:
         audience: str = AUDIENCE,
         clock: ManualClock | None = None,
         token_lifetime_s: int = 600,
+        reachable_at: Iterable[str] | None = None,
     ) -> None:
         self.url = url
+        self.reachable_at = None if reachable_at is None else frozenset(reachable_at)
+        """Origins the transport answers at (others fail to connect); None: any."""
         self.audience = audience
         self.clock = clock or ManualClock(time.time())
         self.token_lifetime_s = token_lifetime_s
@@ -99,6 +106,8 @@ class FakeIssuer:
         """When True every request fails as a refused connection would."""
         self.hits: Counter[str] = Counter()
         """Requests per path, counted also while ``down``."""
+        self.origins: Counter[str] = Counter()
+        """Requests per origin (``http://host:port``), counted also when refused."""
         self.app = self._build_app()
         self._asgi = httpx.ASGITransport(app=self.app)
 
@@ -212,14 +221,21 @@ class FakeIssuer:
 
     @property
     def transport(self) -> httpx.MockTransport:
-        """A transport that reaches the issuer in-process (or fails while ``down``)."""
+        """A transport that reaches the issuer in-process (or fails while ``down``).
+
+        A request to an origin outside ``reachable_at`` fails as if no such host answered.
+        """
 
         async def handle(request: httpx.Request) -> httpx.Response:
+            origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
             self.hits[request.url.path] += 1
+            self.origins[origin] += 1
             if self.down:
                 raise httpx.ConnectError(
                     "connection refused (fake issuer is down)", request=request
                 )
+            if self.reachable_at is not None and origin not in self.reachable_at:
+                raise httpx.ConnectError(f"no issuer answers at {origin}", request=request)
             return await self._asgi.handle_async_request(request)
 
         return httpx.MockTransport(handle)

@@ -17,6 +17,7 @@ from services.common.app import create_service_app
 from services.common.errors import ForbiddenError, UnauthorizedError, UnavailableError
 from services.common.runtime import service_runtime
 from services.common.security import (
+    IssuerAddress,
     OptionalPrincipalDep,
     Principal,
     PrincipalDep,
@@ -261,6 +262,117 @@ async def test_a_discovery_document_naming_another_issuer_is_not_trusted(issuer)
     verifier = TokenVerifier(issuer.client(), "http://elsewhere.test", "gridmarket")
     with pytest.raises(UnavailableError):
         await verifier.verify(issuer.user_token(iss="http://elsewhere.test"))
+
+
+# -- an issuer reached at an internal URL (docker-compose) ------------------------------------
+
+PUBLIC_ISSUER = "http://localhost:8001"
+"""Where browsers reach the issuer: the URL tokens name."""
+INTERNAL_ISSUER = "http://auth:8001"
+"""Where the services reach it; the public URL does not answer from inside."""
+
+
+@pytest.fixture
+def composed(clock: ManualClock) -> FakeIssuer:
+    """An issuer that names its public URL but answers only at its internal one."""
+    return FakeIssuer(PUBLIC_ISSUER, clock=clock, reachable_at=[INTERNAL_ISSUER])
+
+
+async def test_with_an_internal_url_tokens_naming_the_public_issuer_verify(composed, clock):
+    verifier = TokenVerifier(
+        composed.client(), PUBLIC_ISSUER, "gridmarket", internal_url=INTERNAL_ISSUER, clock=clock
+    )
+    assert (await verifier.verify(composed.user_token("ada"))).subject == "ada"
+    assert composed.origins == {INTERNAL_ISSUER: 2}  # discovery, then the JWKS it names
+
+
+async def test_without_the_internal_url_an_issuer_answering_only_inside_is_unavailable(
+    composed, clock
+):
+    verifier = TokenVerifier(composed.client(), PUBLIC_ISSUER, "gridmarket", clock=clock)
+    with pytest.raises(UnavailableError):
+        await verifier.verify(composed.user_token())
+    assert set(composed.origins) == {PUBLIC_ISSUER}
+
+
+async def test_with_an_internal_url_a_token_naming_the_internal_url_is_refused(composed, clock):
+    verifier = TokenVerifier(
+        composed.client(), PUBLIC_ISSUER, "gridmarket", internal_url=INTERNAL_ISSUER, clock=clock
+    )
+    assert await refused(verifier, composed.user_token(iss=INTERNAL_ISSUER)) == "wrong issuer"
+
+
+async def test_with_an_internal_url_a_discovery_naming_another_issuer_is_refused(composed, clock):
+    verifier = TokenVerifier(
+        composed.client(),
+        "https://grid.example.org",
+        "gridmarket",
+        internal_url=INTERNAL_ISSUER,
+        clock=clock,
+    )
+    with pytest.raises(UnavailableError):
+        await verifier.verify(composed.user_token(iss="https://grid.example.org"))
+    assert composed.hits[JWKS] == 0
+
+
+async def test_with_an_internal_url_service_tokens_are_fetched_through_it(composed, clock):
+    composed.register_client("prosumer", "s3cret", ["grid.push"])
+    client = ServiceTokenClient(
+        composed.client(),
+        PUBLIC_ISSUER,
+        "prosumer",
+        "s3cret",
+        ["grid.push"],
+        internal_url=INTERNAL_ISSUER,
+        clock=clock,
+    )
+    token = await client.token()
+    assert composed.origins == {INTERNAL_ISSUER: 2}  # discovery, then the token endpoint
+    verifier = TokenVerifier(
+        composed.client(), PUBLIC_ISSUER, "gridmarket", internal_url=INTERNAL_ISSUER, clock=clock
+    )
+    assert (await verifier.verify(token)).subject == "prosumer"
+
+
+async def test_with_an_internal_url_a_token_client_refuses_a_discovery_of_another_issuer(
+    composed, clock
+):
+    composed.register_client("prosumer", "s3cret", ["grid.push"])
+    client = ServiceTokenClient(
+        composed.client(),
+        "https://grid.example.org",
+        "prosumer",
+        "s3cret",
+        ["grid.push"],
+        internal_url=INTERNAL_ISSUER,
+        clock=clock,
+    )
+    with pytest.raises(UnavailableError):
+        await client.token()
+    assert composed.hits["/token"] == 0
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "reached_at"),
+    [
+        (f"{PUBLIC_ISSUER}/jwks.json", f"{INTERNAL_ISSUER}/jwks.json"),
+        (f"{PUBLIC_ISSUER}/oauth/token?x=1", f"{INTERNAL_ISSUER}/oauth/token?x=1"),
+        (PUBLIC_ISSUER, INTERNAL_ISSUER),
+        # Only endpoints under the issuer's URL move; a look-alike or another host stays.
+        ("http://localhost:80010/jwks.json", "http://localhost:80010/jwks.json"),
+        ("https://keys.example.org/jwks.json", "https://keys.example.org/jwks.json"),
+    ],
+)
+def test_only_endpoints_under_the_public_issuer_url_move_to_the_internal_one(endpoint, reached_at):
+    issuer = IssuerAddress.of(PUBLIC_ISSUER + "/", INTERNAL_ISSUER + "/")
+    assert issuer.reach(endpoint) == reached_at
+
+
+@pytest.mark.parametrize("internal_url", [None, ""])
+def test_without_an_internal_url_the_issuer_is_reached_at_its_own_url(internal_url):
+    issuer = IssuerAddress.of(PUBLIC_ISSUER, internal_url)
+    assert issuer.internal_url == PUBLIC_ISSUER
+    assert issuer.reach(f"{PUBLIC_ISSUER}/jwks.json") == f"{PUBLIC_ISSUER}/jwks.json"
 
 
 # -- the route dependencies --------------------------------------------------------------------
@@ -512,6 +624,24 @@ def test_the_issuer_url_is_read_suite_wide(monkeypatch):
     assert ProsumerSettings().issuer_url == "https://prosumer-id.example.org"
 
 
+def test_the_issuer_internal_url_is_read_suite_wide(monkeypatch):
+    assert ManagerSettings().issuer_internal_url is None
+    monkeypatch.setenv("GRIDMARKET_ISSUER_INTERNAL_URL", "http://auth:8001/")
+    monkeypatch.setenv("PROSUMER_ISSUER_INTERNAL_URL", "")
+    assert ManagerSettings().issuer_internal_url == "http://auth:8001"
+    assert ProsumerSettings().issuer_internal_url is None  # empty: reached at issuer_url
+
+
+async def test_a_service_token_client_from_settings_reaches_the_internal_url(composed):
+    settings = ProsumerSettings(issuer_url=PUBLIC_ISSUER, issuer_internal_url=INTERNAL_ISSUER)
+    composed.register_client(
+        "prosumer", derive_client_secret("change-me", "prosumer"), ["grid.push"]
+    )
+    client = ServiceTokenClient.for_service(composed.client(), settings, ["grid.push"])
+    await client.token()
+    assert set(composed.origins) == {INTERNAL_ISSUER}
+
+
 def test_cors_origins_are_read_comma_separated(monkeypatch):
     monkeypatch.setenv("MANAGER_CORS_ORIGINS", "https://grid.example.org/, https://ops.example.org")
     assert ManagerSettings().cors_origins == ["https://grid.example.org", "https://ops.example.org"]
@@ -526,6 +656,15 @@ async def test_the_runtime_carries_a_verifier_of_the_configured_issuer(tmp_path)
             "http://id.test",
             "grid",
         )
+
+
+async def test_the_runtime_verifier_reaches_the_issuer_at_the_internal_url(tmp_path):
+    settings = ManagerSettings(
+        data_dir=tmp_path, issuer_url=PUBLIC_ISSUER, issuer_internal_url=INTERNAL_ISSUER
+    )
+    async with service_runtime(settings) as runtime:
+        assert runtime.verifier is not None
+        assert runtime.verifier.issuer == IssuerAddress(PUBLIC_ISSUER, INTERNAL_ISSUER)
 
 
 def test_an_administrator_client_counts_as_a_manager_of_everything():

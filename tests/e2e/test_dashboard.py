@@ -248,7 +248,8 @@ def test_the_dashboard_renews_its_token_without_the_user_noticing(page, running,
     page.on("request", watch)
     sign_in(page, running, "alice")
     page.wait_for_url("**/prosumer/house-01")
-    first = bearers[-1]
+    expect(page.locator(".page-head [data-status]")).to_have_attribute("data-status", "open")
+    first = eventually(lambda: bearers[-1] if bearers else None)
     page.wait_for_timeout((RENEWAL_SECONDS + 5) * 1000)
     assert renewals, "no refresh-token grant before the access token expired"
     page.get_by_label("Deficit from the battery").focus()
