@@ -17,7 +17,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,12 +190,23 @@ def _seed_account(client: httpx.Client, auth_url: str, account: DemoAccount) -> 
     return True
 
 
-def wait_answering(urls: dict[str, str], timeout_s: float) -> None:
-    """Return once every URL answers ``/healthz``; RuntimeError when time runs out."""
+def wait_answering(
+    urls: dict[str, str],
+    timeout_s: float,
+    *,
+    check: Callable[[], None] | None = None,
+    every_s: float = 0.5,
+) -> None:
+    """Return once every URL answers ``/healthz``; RuntimeError when time runs out.
+
+    ``check`` runs before each round and may raise to give up early (a process exited).
+    """
     deadline = time.monotonic() + timeout_s
     waiting = dict(urls)
     with httpx.Client(timeout=2.0) as client:
         while waiting:
+            if check is not None:
+                check()
             for service, url in list(waiting.items()):
                 try:
                     if client.get(f"{url}/healthz").status_code == 200:
@@ -205,7 +216,7 @@ def wait_answering(urls: dict[str, str], timeout_s: float) -> None:
             if waiting and time.monotonic() > deadline:
                 raise RuntimeError(f"not answering after {timeout_s:.0f} s: {', '.join(waiting)}")
             if waiting:
-                time.sleep(0.5)
+                time.sleep(every_s)
 
 
 def admin_secret_from(environ: Mapping[str, str]) -> str:

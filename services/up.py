@@ -32,6 +32,7 @@ from services.seed import (
     demo_accounts,
     fetch_admin_token,
     seed_demo,
+    wait_answering,
 )
 from services.serve import DASHBOARD, DEFAULT_PORTS, SERVICES
 
@@ -153,12 +154,19 @@ def spawn(service: str, env: dict[str, str], log: Any = None) -> subprocess.Pope
     )
 
 
-def start(suite: Suite, env: dict[str, str]) -> None:
-    """Start the services wave by wave, each wave once the one before is healthy."""
+def start(suite: Suite, env: dict[str, str], log_dir: Path | None = None) -> None:
+    """Start the services wave by wave, each wave once the one before is healthy.
+
+    Children write to this process's output, or to ``{log_dir}/{service}.log``.
+    """
     for wave in START_WAVES:
         for service in wave:
-            suite.processes[service] = spawn(service, env)
+            suite.processes[service] = spawn(service, env, _log(log_dir, service))
         wait_healthy({service: suite.url(service) for service in wave}, suite.processes)
+
+
+def _log(log_dir: Path | None, service: str) -> Any:
+    return None if log_dir is None else open(log_dir / f"{service}.log", "ab")  # noqa: SIM115
 
 
 def wait_healthy(
@@ -167,23 +175,14 @@ def wait_healthy(
     timeout_s: float = HEALTH_TIMEOUT_S,
 ) -> None:
     """Return once every URL answers ``/healthz``; raise if a process exits or time runs out."""
-    deadline = time.monotonic() + timeout_s
-    waiting = set(urls)
-    with httpx.Client(timeout=1.0) as client:
-        while waiting:
-            for label in sorted(waiting):
-                code = processes[label].poll()
-                if code is not None:
-                    raise RuntimeError(f"{label} exited with code {code} while starting")
-                try:
-                    if client.get(f"{urls[label]}/healthz").status_code == 200:
-                        waiting.discard(label)
-                except httpx.HTTPError:
-                    pass
-            if waiting and time.monotonic() > deadline:
-                raise RuntimeError(f"not healthy after {timeout_s:.0f} s: {', '.join(waiting)}")
-            if waiting:
-                time.sleep(0.2)
+
+    def none_exited() -> None:
+        for label in urls:
+            code = processes[label].poll()
+            if code is not None:
+                raise RuntimeError(f"{label} exited with code {code} while starting")
+
+    wait_answering(urls, timeout_s, check=none_exited, every_s=0.2)
 
 
 def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:

@@ -24,13 +24,13 @@ from services.common.settings import DEFAULT_SECRET
 from services.serve import DASHBOARD
 from services.up import (
     DEFAULT_PORTS,
-    START_WAVES,
     Suite,
     admin_token,
     child_environment,
     demo_accounts,
     seed,
     spawn,
+    start,
     stop,
     wait_healthy,
 )
@@ -67,13 +67,10 @@ class Running:
         self.env = env
         self.logs = logs
 
-    def spawn(self, service: str) -> None:
-        log = open(self.logs / f"{service}.log", "ab")  # noqa: SIM115
-        self.suite.processes[service] = spawn(service, self.env, log)
-
     def restart(self, service: str) -> None:
         stop({service: self.suite.processes.pop(service)})
-        self.spawn(service)
+        log = open(self.logs / f"{service}.log", "ab")  # noqa: SIM115
+        self.suite.processes[service] = spawn(service, self.env, log)
         wait_healthy({service: self.suite.url(service)}, self.suite.processes)
 
     def url(self, service: str) -> str:
@@ -93,14 +90,10 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     }
     env.pop("AUTH_SECRET_KEY", None)
     env.pop("GRIDMARKET_SECRET_KEY", None)
-    run = Running(suite, env, data)
     try:
-        for wave in START_WAVES:
-            for service in wave:
-                run.spawn(service)
-            wait_healthy({service: suite.url(service) for service in wave}, suite.processes)
+        start(suite, env, log_dir=data)
         seed(suite, DEFAULT_SECRET)
-        yield run
+        yield Running(suite, env, data)
     finally:
         stop(suite.processes)
 
